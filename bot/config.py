@@ -1,0 +1,353 @@
+"""The configuration file: validated once, at the composition root.
+
+The YAML format is the contract in ``product.md``. Secrets never live in the file: it
+names an environment variable (``password_env``) or, as an extension for secrets
+mounted as files (Docker/Kubernetes secrets, the lab), a file (``password_file``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.core.expiry import Thresholds
+from bot.errors import ConfigError
+from bot.fmc.target import DEFAULT_CERT_PATH, ProbeTarget, ProbeTimeouts
+from bot.secrets import Secret
+
+DEFAULT_CONFIG_PATH = Path("config/fmccert.yaml")
+CONFIG_ENV = "FMCCERT_CONFIG"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DefaultsModel(_Strict):
+    username: str = "admin"
+    # The name of a variable, not a password.
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = "FMC_PASSWORD"  # noqa: S105
+    password_file: str | None = None
+    known_hosts: str = "known_hosts"
+    cert_path: str = DEFAULT_CERT_PATH
+
+
+class FmcModel(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    tags: list[Annotated[str, Field(min_length=1)]] = []
+    username: str | None = None
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    password_file: str | None = None
+    known_hosts: str | None = None
+    cert_path: str | None = None
+
+
+class ThresholdsModel(_Strict):
+    warning_days: Annotated[int, Field(ge=0)] = 30
+    critical_days: Annotated[int, Field(ge=0)] = 7
+
+    @model_validator(mode="after")
+    def _critical_within_warning(self) -> ThresholdsModel:
+        if self.critical_days > self.warning_days:
+            raise ValueError("critical_days must not be greater than warning_days")
+        return self
+
+
+class SshModel(_Strict):
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 50
+    connect_timeout: Annotated[float, Field(gt=0)] = 10
+    command_timeout: Annotated[float, Field(gt=0)] = 60
+    host_timeout: Annotated[float, Field(gt=0)] = 120
+
+
+class SlackModel(_Strict):
+    alert_channel: str | None = None
+    approvers: list[str] = []
+    approver_groups: list[str] = []
+    command_channels: list[str] = []
+    two_person_rule: bool = True
+    approval_ttl_hours: Annotated[float, Field(gt=0)] = 24
+
+
+class RemediationModel(_Strict):
+    vdb_package: str | None = None
+    vdb_install_timeout_minutes: Annotated[float, Field(gt=0)] = 60
+    restart_command: str | None = None
+
+
+class ScheduledScanModel(_Strict):
+    cron: Annotated[str, Field(min_length=1)]
+    timezone: str = "UTC"
+    tag: str | None = None
+
+
+class ScheduleModel(_Strict):
+    scans: list[ScheduledScanModel] = []
+
+
+class StorageModel(_Strict):
+    url: str = "sqlite+aiosqlite:///var/fmccert.db"
+
+
+class ConfigModel(_Strict):
+    defaults: DefaultsModel = DefaultsModel()
+    fmcs: list[FmcModel] = []
+    thresholds: ThresholdsModel = ThresholdsModel()
+    ssh: SshModel = SshModel()
+    slack: SlackModel = SlackModel()
+    remediation: RemediationModel = RemediationModel()
+    schedule: ScheduleModel = ScheduleModel()
+    storage: StorageModel = StorageModel()
+
+    @field_validator("fmcs")
+    @classmethod
+    def _unique_names(cls, fmcs: list[FmcModel]) -> list[FmcModel]:
+        seen: set[str] = set()
+        for fmc in fmcs:
+            if fmc.name in seen:
+                raise ValueError(f"duplicate FMC name {fmc.name!r}")
+            seen.add(fmc.name)
+        return fmcs
+
+
+@dataclass(frozen=True, slots=True)
+class FmcEntry:
+    """One configured FMC with its credentials resolved."""
+
+    target: ProbeTarget
+    tags: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """The validated configuration, with relative paths resolved and secrets loaded."""
+
+    path: Path
+    fmcs: tuple[FmcEntry, ...]
+    thresholds: Thresholds
+    timeouts: ProbeTimeouts
+    concurrency: int
+    raw: ConfigModel  # sections later features read (slack, remediation, schedule, storage)
+
+    def names(self) -> list[str]:
+        """FMC names in config order."""
+        return [entry.name for entry in self.fmcs]
+
+    def select(self, names: Sequence[str] = (), tag: str | None = None) -> list[FmcEntry]:
+        """FMCs by name (in the order asked) or by tag (in config order); all by default."""
+        if names:
+            by_name = {entry.name: entry for entry in self.fmcs}
+            return [by_name[name] for name in names]
+        if tag is not None:
+            return [entry for entry in self.fmcs if tag in entry.tags]
+        return list(self.fmcs)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate mapping keys instead of keeping the last."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in keys:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"line {line}: duplicate key {key!r}")
+        keys.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Path:
+    """``--config``, else ``$FMCCERT_CONFIG``, else ``config/fmccert.yaml``."""
+    if cli_path:
+        return Path(cli_path)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH
+
+
+def _format_location(location: Sequence[int | str], data: Any) -> str:
+    parts: list[str] = []
+    node = data
+    for item in location:
+        if isinstance(item, int):
+            name = None
+            if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
+                name = node[item].get("name")
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{name or item}]"]
+        else:
+            parts.append(str(item))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def _describe_validation_error(error: ValidationError, data: Any) -> str:
+    first = error.errors()[0]
+    where = _format_location(first["loc"], data) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "string_pattern_mismatch" and first["loc"][-1] == "name":
+        message = "must match [a-z0-9][a-z0-9._-]*"
+    message = message.removeprefix("Value error, ")
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {message}{suffix}"
+
+
+def parse_config_text(text: str, *, source: str = "<config>") -> ConfigModel:
+    """Parse and validate YAML text into the config model (no environment access)."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{source}: {where}{problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    try:
+        return ConfigModel.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe_validation_error(exc, data)}") from None
+
+
+def _read_password(
+    fmc: FmcModel, defaults: DefaultsModel, base: Path, environ: Mapping[str, str], source: str
+) -> Secret:
+    # An FMC's own setting wins; between env and file, the one set on the FMC wins.
+    if fmc.password_env or fmc.password_file:
+        env_name, file_name = fmc.password_env, fmc.password_file
+        where = f"fmcs[{fmc.name}]"
+    else:
+        env_name, file_name = defaults.password_env, defaults.password_file
+        where = "defaults"
+        if file_name:
+            env_name = None  # a defaults password_file replaces the default variable name
+    if env_name:
+        value = environ.get(env_name)
+        if value is None:
+            raise ConfigError(
+                f"{source}: {where}.password_env: environment variable {env_name} is not set "
+                f"(needed for FMC {fmc.name!r})"
+            )
+        if not value:
+            raise ConfigError(f"{source}: environment variable {env_name} is empty")
+        return Secret(value)
+    if file_name:
+        path = base / file_name
+        try:
+            value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"{source}: {where}.password_file: cannot read {path} ({exc.strerror})"
+            ) from None
+        if not value:
+            raise ConfigError(f"{source}: {where}.password_file: {path} is empty")
+        return Secret(value)
+    raise ConfigError(f"{source}: FMC {fmc.name!r} has no password_env or password_file")
+
+
+def build_app_config(model: ConfigModel, path: Path, environ: Mapping[str, str]) -> AppConfig:
+    """Resolve relative paths against the file's folder and read every password."""
+    source = str(path)
+    base = path.parent
+    defaults = model.defaults
+    entries: list[FmcEntry] = []
+    for fmc in model.fmcs:
+        target = ProbeTarget(
+            name=fmc.name,
+            host=fmc.host,
+            port=fmc.port,
+            username=fmc.username or defaults.username,
+            password=_read_password(fmc, defaults, base, environ, source),
+            known_hosts=base / (fmc.known_hosts or defaults.known_hosts),
+            cert_path=fmc.cert_path or defaults.cert_path,
+        )
+        entries.append(FmcEntry(target=target, tags=tuple(fmc.tags)))
+    return AppConfig(
+        path=path,
+        fmcs=tuple(entries),
+        thresholds=Thresholds(model.thresholds.warning_days, model.thresholds.critical_days),
+        timeouts=ProbeTimeouts(
+            connect=model.ssh.connect_timeout,
+            command=model.ssh.command_timeout,
+            host=model.ssh.host_timeout,
+        ),
+        concurrency=model.ssh.concurrency,
+        raw=model,
+    )
+
+
+def read_config_model(path: Path) -> ConfigModel:
+    """Read and validate the file without touching the environment or any secret."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found (use --config or $FMCCERT_CONFIG)"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config path {path} is a directory, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    return parse_config_text(text, source=str(path))
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Read, validate and resolve the config file; every problem is one ConfigError."""
+    env = os.environ if environ is None else environ
+    return build_app_config(read_config_model(path), path, env)
+
+
+@dataclass(frozen=True, slots=True)
+class HostKeyTarget:
+    """Where an FMC's SSH server is and which known_hosts file vouches for it."""
+
+    name: str
+    host: str
+    port: int
+    known_hosts: Path
+
+
+def host_key_targets(model: ConfigModel, path: Path) -> dict[str, HostKeyTarget]:
+    """Every FMC's address and known_hosts file; needs no password (for `trust`)."""
+    return {
+        fmc.name: HostKeyTarget(
+            name=fmc.name,
+            host=fmc.host,
+            port=fmc.port,
+            known_hosts=path.parent / (fmc.known_hosts or model.defaults.known_hosts),
+        )
+        for fmc in model.fmcs
+    }

@@ -1,0 +1,45 @@
+"""Expiry policy: how worried to be about a certificate, given an explicit ``now``."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+_DAY = timedelta(days=1)
+
+
+class Status(enum.StrEnum):
+    """Certificate status of one FMC, worst last; the JSON contract's ``status``."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # could not be checked
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Days before expiry at which a certificate becomes warning, then critical."""
+
+    warning_days: int = 30
+    critical_days: int = 7
+
+
+def days_left(not_after: datetime, now: datetime) -> int:
+    """Whole days from ``now`` until ``not_after``: 0 on the last day, negative once past."""
+    return math.floor((not_after - now) / _DAY)
+
+
+def classify_expiry(not_after: datetime, thresholds: Thresholds, now: datetime) -> Status:
+    """Status from the expiry alone: expired, critical, warning or ok."""
+    remaining = not_after - now
+    if remaining <= timedelta(0):
+        return Status.EXPIRED
+    if remaining <= thresholds.critical_days * _DAY:
+        return Status.CRITICAL
+    if remaining <= thresholds.warning_days * _DAY:
+        return Status.WARNING
+    return Status.OK

@@ -1,0 +1,111 @@
+"""The one error tree of fmccert.
+
+Expected failures are subclasses of :class:`FmccertError`: they carry a short message
+that is safe to show a user (never a password) and structured fields. Anything else
+that escapes is a bug and is reported as such, with a traceback in the log only::
+
+    FmccertError                 expected, user-facing
+    ├── ConfigError              the config file or environment is wrong (exit 3)
+    ├── UsageError               the command line asks for something that is not there (exit 3)
+    ├── ProbeError               checking one FMC failed; ``kind`` is the JSON error kind
+    │   ├── UnreachableError     kind "unreachable": no TCP/SSH connection
+    │   ├── AuthError            kind "auth": login refused, or sudo refused the password
+    │   ├── HostKeyError         kind "host_key": unknown or changed host key
+    │   ├── StepTimeoutError     kind "timeout": a step took longer than allowed
+    │   ├── CertificateMissingError  kind "cert_missing": no certificate file
+    │   ├── CertificateInvalidError  kind "cert_invalid": the file is not a certificate
+    │   └── ProtocolError        kind "protocol": the FMC said something we do not understand
+    └── LabError                 the emulated FMC lab could not start
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class FmccertError(Exception):
+    """Root of every expected fmccert failure; ``str()`` is safe to show users."""
+
+
+class ConfigError(FmccertError):
+    """The configuration (file or environment) is invalid."""
+
+
+class UsageError(FmccertError):
+    """The command line names something that does not exist or is malformed."""
+
+
+class LabError(FmccertError):
+    """The emulated FMC lab could not be started or configured."""
+
+
+class ProbeError(FmccertError):
+    """Checking one FMC failed; ``kind`` is the error kind of the JSON contract."""
+
+    kind: ClassVar[str] = "protocol"
+
+    def __init__(self, message: str, *, fmc: str | None = None, step: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fmc = fmc
+        self.step = step
+
+
+class UnreachableError(ProbeError):
+    """No SSH connection could be made (refused, no route, connect timeout)."""
+
+    kind = "unreachable"
+
+
+class AuthError(ProbeError):
+    """The FMC refused the login or sudo refused the password."""
+
+    kind = "auth"
+
+
+class HostKeyError(ProbeError):
+    """The FMC's host key is not in known_hosts, or differs from it."""
+
+    kind = "host_key"
+
+
+class StepTimeoutError(ProbeError):
+    """A step (login, expert, sudo, a command, the whole host) ran out of time."""
+
+    kind = "timeout"
+
+
+class CertificateMissingError(ProbeError):
+    """The Talos client certificate file does not exist on the FMC."""
+
+    kind = "cert_missing"
+
+
+class CertificateInvalidError(ProbeError):
+    """The certificate file exists but holds no parseable X.509 certificate."""
+
+    kind = "cert_invalid"
+
+
+class ProtocolError(ProbeError):
+    """The FMC's output did not match what an FMC says (no prompt, garbage, lost link)."""
+
+    kind = "protocol"
+
+
+class ProbeConfigError(ProbeError):
+    """A per-FMC setting makes the check impossible (e.g. unreadable known_hosts)."""
+
+    kind = "config"
+
+
+ERROR_KINDS: tuple[str, ...] = (
+    "unreachable",
+    "auth",
+    "host_key",
+    "timeout",
+    "cert_missing",
+    "cert_invalid",
+    "protocol",
+    "config",
+)

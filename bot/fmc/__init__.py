@@ -1,0 +1,1 @@
+"""The SSH adapter: log in to an FMC, read its facts, manage its host key."""

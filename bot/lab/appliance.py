@@ -1,0 +1,99 @@
+"""From a :class:`Scenario` to the files, renderings and behaviour of one emulated FMC.
+
+The FMC's files sit where a real one keeps them (``docs/fmc-facts.md``): ``ims.conf``,
+``sf-version``, ``model.conf`` and ``vdb.conf`` under ``/etc/sf`` (readable by admin),
+and the Talos certificate under ``/var/sf/beaker3`` (root only, so reading it needs
+``sudo``). Certificates are dated relative to the ``now`` passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.errors import LabError
+from bot.fmc.target import DEFAULT_CERT_PATH
+from bot.lab.certs import corrupt_pem, make_talos_certificate, render_openssl_fields
+from bot.lab.scenarios import Scenario
+from bot.lab.shell import FmcShellConfig, render_key
+
+IMS_CONF = "/etc/sf/ims.conf"
+SF_VERSION = "/etc/sf/sf-version"
+MODEL_CONF = "/etc/sf/model.conf"
+VDB_CONF = "/etc/sf/.versiondb/vdb.conf"
+CERT_DIR = DEFAULT_CERT_PATH.rsplit("/", 1)[0]
+
+
+def fmc_files(scenario: Scenario, cert_pem: str | None) -> dict[str, str]:
+    """The text files an FMC of this scenario holds, by absolute path."""
+    files = {
+        SF_VERSION: f"{scenario.model} v{scenario.version} (build {scenario.build})\n",
+        MODEL_CONF: f'MODEL="{scenario.model}"\nMODEL_TYPE=CONSOLE\nMODEL_NUMBER=66\n',
+        VDB_CONF: (
+            "CURRENT_VERSION=4.5.0\n"
+            f"CURRENT_BUILD={scenario.vdb_build}\n"
+            "CURRENT_APPID_VER=137\n"
+            "CURRENT_NAVL_VER=197\n"
+        ),
+    }
+    if scenario.ims_conf:
+        files[IMS_CONF] = (
+            "# Installed software\n"
+            f"SWVERSION={scenario.version}\n"
+            f"SWBUILD={scenario.build}\n"
+            "OSVERSION=7.6\n"
+            f"APPLIANCE_NAME={scenario.hostname}\n"
+        )
+    if cert_pem is not None:
+        files[DEFAULT_CERT_PATH] = cert_pem
+    return files
+
+
+def build_shell_config(
+    scenario: Scenario,
+    *,
+    password: str,
+    now: datetime,
+    common_name: str,
+    username: str = "admin",
+    command_delay: float = 0.0,
+) -> FmcShellConfig:
+    """The complete session config of one emulated FMC for ``scenario`` at ``now``."""
+    if now.tzinfo is None:
+        raise LabError("the lab clock must be timezone-aware (UTC)")
+    if command_delay < 0:
+        raise LabError(f"command delay must not be negative, not {command_delay}")
+    renders: dict[str, str] = {}
+    pem: str | None = None
+    if scenario.cert_days_left is not None:
+        pem = make_talos_certificate(
+            common_name=common_name,
+            not_after=now + timedelta(days=scenario.cert_days_left),
+        )
+        if scenario.cert_corrupt:
+            pem = corrupt_pem(pem)
+        else:
+            for option, text in render_openssl_fields(pem).items():
+                renders[render_key(option, DEFAULT_CERT_PATH)] = text
+    last_login = now - timedelta(days=1, hours=3)
+    return FmcShellConfig(
+        files=fmc_files(scenario, pem),
+        password=password,
+        renders=renders,
+        root_only=[CERT_DIR],
+        username=username,
+        home=f"/home/{username}",
+        hostname=scenario.hostname,
+        cwd=scenario.cwd,
+        clish=scenario.clish,
+        lecture=scenario.lecture,
+        sudo_ok=scenario.sudo_ok,
+        ansi=scenario.ansi,
+        command_delay=scenario.command_delay + command_delay,
+        hang_after_login=scenario.hang_after_login,
+        garbage=scenario.garbage,
+        product=scenario.model,
+        version=scenario.version,
+        build=scenario.build,
+        vdb_build=scenario.vdb_build,
+        last_login=f"{last_login:%a %b} {last_login.day:2d} {last_login:%H:%M:%S %Y} from 10.0.0.5",
+    )

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up everything the checks need, then run them all: ruff, ruff format, mypy, pytest.
+# Works on a fresh Debian machine: creates .venv, installs the package with its dev
+# extras and, when run as root, Debian's openssh-server (the tests prove the SSH client
+# against OpenSSH's own sshd; without it those tests skip and say why).
+# Extra arguments go to pytest, e.g. `bash scripts/check.sh -k probe`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+    echo "== installing openssh-server (Debian)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+echo "== installing fmccert[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c "import bot, asyncssh, pytest" # fail here, loudly, if the install did
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest "$@"

@@ -1,0 +1,106 @@
+"""Tests of turning probe outcomes into findings, their JSON and the exit status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.advisory import Action
+from bot.core.certificate import CertificateFacts
+from bot.core.expiry import Status, Thresholds
+from bot.core.findings import (
+    ErrorInfo,
+    FmcFacts,
+    ProbeOutcome,
+    assess_outcome,
+    exit_status,
+    finding_to_json,
+)
+
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+JSON_FIELDS = {
+    "name", "host", "status", "checked_at", "not_after", "days_left", "serial", "subject",
+    "issuer", "version", "build", "vdb_build", "affected", "action", "upgrade_to", "error",
+}  # fmt: skip
+
+
+def _cert(days: float) -> CertificateFacts:
+    return CertificateFacts(
+        not_before=NOW - timedelta(days=400),
+        not_after=NOW + timedelta(days=days),
+        serial="0A",
+        subject="CN=fmc-prod-01",
+        issuer="CN=Keymaster CA 2",
+        sha256_fingerprint="AA:BB",
+    )
+
+
+def _outcome(days: float | None, version: str | None = "7.6.0", vdb: int | None = 400,
+             error: ErrorInfo | None = None) -> ProbeOutcome:  # fmt: skip
+    facts = FmcFacts(version=version, build="36", vdb_build=vdb,
+                     certificate=None if days is None else _cert(days))  # fmt: skip
+    return ProbeOutcome(checked_at=NOW, facts=facts, error=error)
+
+
+def test_affected_warning_recommends_vdb_update() -> None:
+    """A 7.6.0 FMC with 20 days left is a warning, affected, fix by VDB, upgrade to 7.6.1."""
+    finding = assess_outcome("fmc-east", "10.1.2.3", _outcome(20.5), Thresholds(), NOW)
+    assert finding.status is Status.WARNING
+    assert finding.days_left == 20
+    assert finding.affected is True
+    assert finding.action is Action.VDB_UPDATE
+    assert finding.upgrade_to == "7.6.1"
+
+
+def test_error_without_certificate_is_unknown() -> None:
+    """No certificate read means status unknown and days_left null, error kept."""
+    error = ErrorInfo("auth", "login refused", "login")
+    finding = assess_outcome("f", "h", _outcome(None, None, None, error), Thresholds(), NOW)
+    assert finding.status is Status.UNKNOWN
+    assert finding.days_left is None
+    assert finding.affected is None
+    assert finding.error == error
+
+
+def test_json_has_exactly_the_contract_fields() -> None:
+    """The JSON object has the contract's fields with UTC ISO times and plain values."""
+    finding = assess_outcome("fmc-east", "10.1.2.3", _outcome(-3), Thresholds(), NOW)
+    data = finding_to_json(finding)
+    assert set(data) == JSON_FIELDS
+    assert data["status"] == "expired"
+    assert data["days_left"] == -3
+    assert data["checked_at"] == "2026-11-27T09:30:00Z"
+    assert data["not_after"] == "2026-11-24T09:30:00Z"
+    assert data["action"] == "vdb-update"
+    assert data["vdb_build"] == 400
+    assert data["error"] is None
+
+
+def test_json_error_object() -> None:
+    """An error becomes {kind, message} and certificate fields are null."""
+    error = ErrorInfo("host_key", "unknown host key", "connect")
+    data = finding_to_json(assess_outcome("f", "h", _outcome(None, error=error), Thresholds(), NOW))
+    assert data["error"] == {"kind": "host_key", "message": "unknown host key"}
+    assert data["not_after"] is None
+    assert data["serial"] is None
+
+
+@pytest.mark.parametrize(
+    ("days_list", "expected"),
+    [
+        ([200.0], 0),
+        ([200.0, 20.0], 1),
+        ([200.0, 20.0, None], 3),
+        ([20.0, None, 3.0], 2),
+        ([-1.0], 2),
+        ([], 0),
+    ],
+)
+def test_exit_status_like_monitoring_plugins(days_list: list[float | None], expected: int) -> None:
+    """2 for critical/expired beats 3 for unknown, which beats 1 for warning, else 0."""
+    findings = [
+        assess_outcome(f"f{i}", "h", _outcome(days), Thresholds(), NOW)
+        for i, days in enumerate(days_list)
+    ]
+    assert exit_status(findings) == expected

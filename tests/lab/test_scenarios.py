@@ -1,0 +1,115 @@
+"""The scenario catalog: coverage, naming, and expectations that agree with bot.core."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.advisory import assess_release, recommend_action
+from bot.core.expiry import Status, Thresholds, classify_expiry
+from bot.errors import ERROR_KINDS, LabError
+from bot.lab.scenarios import CATALOG, get_scenario, pick_scenarios
+
+NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
+# Errors that stop a probe before it can have read the release.
+EARLY_ERRORS = {"auth", "host_key", "unreachable", "timeout", "protocol"}
+
+
+def test_catalog_covers_every_required_behaviour() -> None:
+    """The catalog covers every release, status, error kind and login variant in 20 hosts."""
+    scenarios = list(CATALOG.values())
+    # `fmccert lab --count 20` must play every scenario once.
+    assert len(scenarios) <= 20
+    assert {s.version for s in scenarios} >= {"7.4.2", "7.6.0", "7.6.1", "7.7.0", "7.7.10"}
+    assert {s.expect_status for s in scenarios} == {
+        "ok",
+        "warning",
+        "critical",
+        "expired",
+        "unknown",
+    }
+    assert {s.expect_action for s in scenarios} == {"none", "vdb-update", "upgrade", "investigate"}
+    kinds = {s.expect_error for s in scenarios} - {None}
+    assert kinds == set(ERROR_KINDS) - {"config"}
+    assert any(not s.clish for s in scenarios)
+    assert any(s.lecture for s in scenarios)
+    assert any(s.ansi and s.hostname != "firepower" and s.cwd != "~" for s in scenarios)
+    assert any(not s.ims_conf for s in scenarios)
+    assert any(s.command_delay > 0 and s.expect_error is None for s in scenarios)
+    assert any(s.vdb_build >= 406 and s.expect_action == "none" for s in scenarios)
+    assert any(0 < (s.cert_days_left or 0) < 1 for s in scenarios)  # expires today
+
+
+def test_names_are_kebab_case_keys_with_one_line_descriptions() -> None:
+    """Every scenario is keyed by its kebab-case name and described in one line."""
+    for key, scenario in CATALOG.items():
+        assert key == scenario.name
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", key)
+        assert scenario.description
+        assert "\n" not in scenario.description
+
+
+@pytest.mark.parametrize("scenario", list(CATALOG.values()), ids=list(CATALOG))
+def test_expectations_follow_the_core_rules(scenario: object) -> None:
+    """Each expected status and action is what bot.core computes for the scenario's facts."""
+    from bot.lab.scenarios import Scenario
+
+    assert isinstance(scenario, Scenario)
+    release = assess_release(scenario.version)
+    if scenario.expect_error is None:
+        assert scenario.cert_days_left is not None
+        not_after = NOW + timedelta(days=scenario.cert_days_left)
+        status = classify_expiry(not_after, Thresholds(), NOW)
+        assert scenario.expect_status == status.value
+        action = recommend_action(status, release.affected, scenario.vdb_build)
+        assert scenario.expect_action == action.value
+        return
+    assert scenario.expect_status == Status.UNKNOWN.value
+    if scenario.expect_error in EARLY_ERRORS:
+        # The probe may or may not have read the release: both must give the same action.
+        unread = recommend_action(Status.UNKNOWN, None, None).value
+        read = recommend_action(Status.UNKNOWN, release.affected, scenario.vdb_build).value
+        assert scenario.expect_action == unread == read == "none"
+    else:
+        read = recommend_action(Status.UNKNOWN, release.affected, scenario.vdb_build).value
+        assert scenario.expect_action == read
+
+
+def test_pick_scenarios_cycles_through_the_given_names() -> None:
+    """Asking for more hosts than names repeats the names in order."""
+    picked = pick_scenarios(5, ["healthy-742", "cert-missing"])
+    assert [s.name for s in picked] == [
+        "healthy-742",
+        "cert-missing",
+        "healthy-742",
+        "cert-missing",
+        "healthy-742",
+    ]
+
+
+def test_pick_scenarios_defaults_to_the_whole_catalog_in_order() -> None:
+    """Without names the whole catalog is used, in catalog order, then repeated."""
+    picked = pick_scenarios(len(CATALOG) + 2)
+    assert [s.name for s in picked[: len(CATALOG)]] == list(CATALOG)
+    assert picked[len(CATALOG)] == picked[0]
+    assert pick_scenarios(0) == []
+
+
+def test_unknown_scenario_name_is_a_lab_error_listing_valid_names() -> None:
+    """An unknown name raises LabError naming it and the valid scenarios."""
+    with pytest.raises(LabError, match="no-such-box") as caught:
+        pick_scenarios(2, ["healthy-742", "no-such-box"])
+    assert "healthy-742" in str(caught.value)
+    assert "not-listening" in str(caught.value)
+    with pytest.raises(LabError):
+        get_scenario("")
+
+
+def test_bad_counts_and_empty_name_lists_are_lab_errors() -> None:
+    """A negative count or an empty list of names is refused with LabError."""
+    with pytest.raises(LabError, match="count"):
+        pick_scenarios(-1)
+    with pytest.raises(LabError, match="at least one"):
+        pick_scenarios(3, [])

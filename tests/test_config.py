@@ -1,0 +1,125 @@
+"""Tests of reading and validating the configuration file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config, resolve_config_path
+from bot.errors import ConfigError
+
+ENV = {"FMC_PASSWORD": "s3cret-pass", "EAST_PW": "east-pass"}
+MINIMAL = """
+defaults:
+  username: admin
+  password_env: FMC_PASSWORD
+  known_hosts: known_hosts
+fmcs:
+  - name: fmc-east
+    host: 10.1.2.3
+    tags: [prod, east]
+  - name: fmc-west
+    host: 10.1.2.4
+    port: 2222
+    username: ops
+    password_env: EAST_PW
+thresholds: {warning_days: 45, critical_days: 10}
+ssh: {concurrency: 5, connect_timeout: 3, command_timeout: 4, host_timeout: 20}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fmccert.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_full_example_file_loads(tmp_path: Path) -> None:
+    """The shipped example config validates (with its password variable set)."""
+    example = Path(__file__).parent.parent / "config" / "fmccert.example.yaml"
+    path = _write(tmp_path, example.read_text(encoding="utf-8"))
+    config = load_config(path, ENV)
+    assert config.names()
+
+
+def test_values_defaults_and_overrides(tmp_path: Path) -> None:
+    """Defaults apply, per-FMC overrides win, paths resolve relative to the file."""
+    config = load_config(_write(tmp_path, MINIMAL), ENV)
+    east, west = config.fmcs
+    assert east.target.username == "admin"
+    assert east.target.port == 22
+    assert east.target.password.reveal() == "s3cret-pass"
+    assert east.target.known_hosts == tmp_path / "known_hosts"
+    assert east.tags == ("prod", "east")
+    assert west.target.username == "ops"
+    assert west.target.port == 2222
+    assert west.target.password.reveal() == "east-pass"
+    assert config.thresholds.warning_days == 45
+    assert config.thresholds.critical_days == 10
+    assert config.concurrency == 5
+    assert config.timeouts.host == 20
+    assert config.select(tag="east") == [east]
+    assert config.select(["fmc-west", "fmc-east"]) == [west, east]
+
+
+def test_password_never_in_repr(tmp_path: Path) -> None:
+    """The resolved config's repr shows no password."""
+    config = load_config(_write(tmp_path, MINIMAL), ENV)
+    assert "s3cret-pass" not in repr(config)
+    assert "east-pass" not in repr(config)
+
+
+def test_password_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
+    """password_file names a file beside the config whose first line is the password."""
+    (tmp_path / "lab.password").write_text("from-file\n", encoding="utf-8")
+    text = "defaults: {password_file: lab.password}\nfmcs: [{name: a, host: 127.0.0.1}]\n"
+    config = load_config(_write(tmp_path, text), {})
+    assert config.fmcs[0].target.password.reveal() == "from-file"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fmcs: [\n  {name: a, host: b\n", "line"),
+        ("fmcs:\n  - name: a\n    host: b\n    colour: red\n", "fmcs[a].colour: unknown key"),
+        ("fmcs:\n  - {name: a, host: b}\n  - {name: a, host: c}\n", "duplicate FMC name 'a'"),
+        ("fmcs:\n  - {name: Bad_Name, host: b}\n", "fmcs[Bad_Name].name: must match"),
+        ("fmcs:\n  - {name: a, host: b, port: 70000}\n", "fmcs[a].port"),
+        ("thresholds: {warning_days: 5, critical_days: 10}\n", "critical_days must not be"),
+        ("ssh: {concurrency: 0}\n", "ssh.concurrency"),
+        ("bogus: 1\n", "bogus: unknown key"),
+        ("- just\n- a list\n", "top level must be a mapping"),
+        ("fmcs: []\nfmcs: []\n", "duplicate key 'fmcs'"),
+        ("slack: {approvers: U1}\n", "slack.approvers"),
+    ],
+)
+def test_bad_files_give_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    """Malformed YAML, unknown keys, duplicates and bad values are one-line ConfigErrors."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text), ENV)
+    text_of_error = str(caught.value)
+    assert message in text_of_error
+    assert "\n" not in text_of_error
+    assert str(tmp_path / "fmccert.yaml") in text_of_error
+
+
+def test_missing_password_variable_is_named(tmp_path: Path) -> None:
+    """A password variable that is not set is an error naming the variable and FMC."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, MINIMAL), {"FMC_PASSWORD": "x"})
+    assert "EAST_PW is not set" in str(caught.value)
+    assert "fmc-west" in str(caught.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    """A config path that does not exist says so and how to point elsewhere."""
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml", ENV)
+
+
+def test_config_path_precedence() -> None:
+    """--config beats $FMCCERT_CONFIG, which beats config/fmccert.yaml."""
+    assert resolve_config_path("a.yaml", {"FMCCERT_CONFIG": "b.yaml"}) == Path("a.yaml")
+    assert resolve_config_path(None, {"FMCCERT_CONFIG": "b.yaml"}) == Path("b.yaml")
+    assert resolve_config_path(None, {}) == Path("config/fmccert.yaml")
