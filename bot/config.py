@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.core.expiry import Thresholds
 from bot.errors import ConfigError
 from bot.fmc.target import DEFAULT_CERT_PATH, ProbeTarget, ProbeTimeouts
+from bot.remediation.settings import RemediationSettings, StepOverride
 from bot.secrets import Secret
 
 DEFAULT_CONFIG_PATH = Path("config/fmccert.yaml")
@@ -80,10 +81,33 @@ class SlackModel(_Strict):
     approval_ttl_hours: Annotated[float, Field(gt=0)] = 24
 
 
+class StepOverrideModel(_Strict):
+    command: Annotated[str, Field(min_length=1)] | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None
+
+
 class RemediationModel(_Strict):
     vdb_package: str | None = None
     vdb_install_timeout_minutes: Annotated[float, Field(gt=0)] = 60
-    restart_command: str | None = None
+    restart_command: Annotated[str, Field(min_length=1)] | None = None
+    updates_dir: Annotated[str, Field(pattern=r"^/")] = "/var/sf/updates"
+    vdb_poll_interval_seconds: Annotated[float, Field(gt=0)] = 30
+    min_free_mb: Annotated[int, Field(ge=0)] = 0
+    # How long the verify step keeps re-reading for a renewed certificate after a fix.
+    verify_wait_seconds: Annotated[float, Field(ge=0)] = 0
+    steps: dict[str, StepOverrideModel] = {}
+
+    @field_validator("steps")
+    @classmethod
+    def _known_steps(cls, steps: dict[str, StepOverrideModel]) -> dict[str, StepOverrideModel]:
+        from bot.remediation.plan import STEP_NAMES
+
+        unknown = sorted(set(steps) - STEP_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown step {unknown[0]!r} (steps: {', '.join(sorted(STEP_NAMES))})"
+            )
+        return steps
 
 
 class ScheduledScanModel(_Strict):
@@ -97,7 +121,9 @@ class ScheduleModel(_Strict):
 
 
 class StorageModel(_Strict):
-    url: str = "sqlite+aiosqlite:///var/fmccert.db"
+    url: Annotated[str, Field(min_length=1)] = "sqlite+aiosqlite:///var/fmccert.db"
+    # The database password, for URLs that need one, comes from this variable.
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
 
 
 class ConfigModel(_Strict):
@@ -142,7 +168,19 @@ class AppConfig:
     thresholds: Thresholds
     timeouts: ProbeTimeouts
     concurrency: int
-    raw: ConfigModel  # sections later features read (slack, remediation, schedule, storage)
+    remediation: RemediationSettings
+    storage_url: str  # as written; a relative SQLite path is relative to ``path.parent``
+    storage_password: Secret | None
+    raw: ConfigModel  # sections later features read (slack, schedule)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config are relative to."""
+        return self.path.parent
+
+    def entry(self, name: str) -> FmcEntry:
+        """The FMC called ``name`` (callers check names first)."""
+        return next(entry for entry in self.fmcs if entry.name == name)
 
     def names(self) -> list[str]:
         """FMC names in config order."""
@@ -303,7 +341,40 @@ def build_app_config(model: ConfigModel, path: Path, environ: Mapping[str, str])
             host=model.ssh.host_timeout,
         ),
         concurrency=model.ssh.concurrency,
+        remediation=build_remediation_settings(model.remediation, base),
+        storage_url=model.storage.url,
+        storage_password=_storage_password(model.storage, environ, source),
         raw=model,
+    )
+
+
+def _storage_password(
+    model: StorageModel, environ: Mapping[str, str], source: str
+) -> Secret | None:
+    if model.password_env is None:
+        return None
+    value = environ.get(model.password_env)
+    if not value:
+        raise ConfigError(
+            f"{source}: storage.password_env: environment variable {model.password_env} is not set"
+        )
+    return Secret(value)
+
+
+def build_remediation_settings(model: RemediationModel, base: Path) -> RemediationSettings:
+    """The remediation section with the package path resolved against the config folder."""
+    return RemediationSettings(
+        vdb_package=base / model.vdb_package if model.vdb_package else None,
+        vdb_install_timeout=model.vdb_install_timeout_minutes * 60,
+        restart_command=model.restart_command,
+        updates_dir=model.updates_dir.rstrip("/") or "/",
+        vdb_poll_interval=model.vdb_poll_interval_seconds,
+        min_free_mb=model.min_free_mb,
+        verify_wait=model.verify_wait_seconds,
+        step_overrides={
+            name: StepOverride(command=step.command, timeout=step.timeout)
+            for name, step in model.steps.items()
+        },
     )
 
 

@@ -15,6 +15,9 @@ that escapes is a bug and is reported as such, with a traceback in the log only:
     │   ├── CertificateMissingError  kind "cert_missing": no certificate file
     │   ├── CertificateInvalidError  kind "cert_invalid": the file is not a certificate
     │   └── ProtocolError        kind "protocol": the FMC said something we do not understand
+    ├── RemediationError         a fix cannot be planned or started
+    │   └── RemediationBusyError another remediation of the same FMC holds the lock
+    ├── StorageError             the database cannot be opened, migrated or written
     └── LabError                 the emulated FMC lab could not start
 """
 
@@ -37,6 +40,24 @@ class UsageError(FmccertError):
 
 class LabError(FmccertError):
     """The emulated FMC lab could not be started or configured."""
+
+
+class RemediationError(FmccertError):
+    """A fix cannot be planned or started (no package configured, action not offered...)."""
+
+
+class RemediationBusyError(RemediationError):
+    """Another remediation of this FMC is running; ``holder`` says whose."""
+
+    def __init__(self, message: str, *, fmc: str, holder: str, run_id: int):
+        super().__init__(message)
+        self.fmc = fmc
+        self.holder = holder
+        self.run_id = run_id
+
+
+class StorageError(FmccertError):
+    """The database cannot be opened, migrated or written."""
 
 
 class ProbeError(FmccertError):

@@ -2,7 +2,8 @@
 # Set up everything the checks need, then run them all: ruff, ruff format, mypy, pytest.
 # Works on a fresh Debian machine: creates .venv, installs the package with its dev
 # extras and, when run as root, Debian's openssh-server (the tests prove the SSH client
-# against OpenSSH's own sshd; without it those tests skip and say why).
+# against OpenSSH's own sshd) and PostgreSQL (the storage tests run against SQLite and
+# PostgreSQL). Without root those tests skip and say why; with CI set they fail instead.
 # Extra arguments go to pytest, e.g. `bash scripts/check.sh -k probe`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -x /usr/sbin/
     echo "== installing openssh-server (Debian)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+fi
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${FMCCERT_TEST_PG_URL:-}" ]; then
+    echo "== starting PostgreSQL for the storage tests"
+    FMCCERT_TEST_PG_URL="$(bash scripts/postgres.sh)"
+    export FMCCERT_TEST_PG_URL
 fi
 
 PYTHON="${PYTHON:-python3}"

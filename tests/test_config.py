@@ -123,3 +123,44 @@ def test_config_path_precedence() -> None:
     assert resolve_config_path("a.yaml", {"FMCCERT_CONFIG": "b.yaml"}) == Path("a.yaml")
     assert resolve_config_path(None, {"FMCCERT_CONFIG": "b.yaml"}) == Path("b.yaml")
     assert resolve_config_path(None, {}) == Path("config/fmccert.yaml")
+
+
+def test_remediation_section_resolves_paths_and_units(tmp_path: Path) -> None:
+    """The package path is relative to the config; minutes become seconds; overrides kept."""
+    text = MINIMAL + (
+        "remediation:\n"
+        "  vdb_package: pkgs/Cisco_VDB_Fingerprint_Database-4.5.0-406.sh.REL.tar\n"
+        "  vdb_install_timeout_minutes: 5\n"
+        "  vdb_poll_interval_seconds: 2\n"
+        "  steps: {install-vdb: {timeout: 900}}\n"
+    )
+    settings = load_config(_write(tmp_path, text), ENV).remediation
+    assert (
+        settings.vdb_package
+        == tmp_path / "pkgs/Cisco_VDB_Fingerprint_Database-4.5.0-406.sh.REL.tar"
+    )
+    assert settings.vdb_install_timeout == 300
+    assert settings.vdb_poll_interval == 2
+    assert settings.restart_command is None
+    assert settings.step_overrides["install-vdb"].timeout == 900
+    assert settings.step_overrides["install-vdb"].command is None
+
+
+def test_storage_password_comes_from_the_environment(tmp_path: Path) -> None:
+    """storage.password_env names a variable; unset is an error, set is kept secret."""
+    text = (
+        MINIMAL + "storage: {url: 'postgresql+asyncpg://fmccert@db/fmccert', password_env: DB_PW}\n"
+    )
+    with pytest.raises(ConfigError, match="DB_PW is not set"):
+        load_config(_write(tmp_path, text), ENV)
+    config = load_config(_write(tmp_path, text), {**ENV, "DB_PW": "db-secret"})
+    assert config.storage_password is not None
+    assert config.storage_password.reveal() == "db-secret"
+    assert "db-secret" not in repr(config)
+
+
+def test_unknown_remediation_step_override_is_named(tmp_path: Path) -> None:
+    """A step override for a step no plan has is an error listing the real steps."""
+    text = MINIMAL + "remediation: {steps: {instal-vdb: {timeout: 5}}}\n"
+    with pytest.raises(ConfigError, match=r"unknown step 'instal-vdb'.*install-vdb"):
+        load_config(_write(tmp_path, text), ENV)

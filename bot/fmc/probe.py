@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,28 +22,25 @@ from bot.core.certificate import CertificateFacts, parse_certificate
 from bot.core.findings import ErrorInfo, FmcFacts, ProbeOutcome
 from bot.core.fmc_files import parse_ims_conf, parse_model_conf, parse_sf_version, parse_vdb_conf
 from bot.errors import (
-    AuthError,
     CertificateInvalidError,
     CertificateMissingError,
-    HostKeyError,
     ProbeError,
     ProtocolError,
     StepTimeoutError,
-    UnreachableError,
 )
-from bot.fmc.known_hosts import has_key_for, load_known_hosts
-from bot.fmc.prompts import (
-    PromptKind,
-    SudoOutcome,
-    classify_sudo,
-    command_output,
-    join_reads,
-    split_reads,
+from bot.fmc.connection import (
+    close_connection,
+    connect_fmc,
+    enter_expert,
+    leave_shell,
+    open_terminal,
+    run_sudo_aware,
 )
+from bot.fmc.prompts import PromptKind, command_output, join_reads, split_reads
 from bot.fmc.prompts import says_no_such_file as _says_no_such_file
 from bot.fmc.session import FmcShell
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
-from bot.secrets import REDACTED, redact
+from bot.secrets import redact
 
 logger = logging.getLogger("bot.fmc")
 
@@ -53,11 +49,6 @@ SF_VERSION = "/etc/sf/sf-version"
 VDB_CONF = "/etc/sf/.versiondb/vdb.conf"
 MODEL_CONF = "/etc/sf/model.conf"
 VERSION_FILES = (IMS_CONF, SF_VERSION, VDB_CONF, MODEL_CONF)
-# A tall, wide terminal so the FMC never wraps or pages our short commands.
-TERM_TYPE = "vt100"
-TERM_SIZE = (200, 50)
-# Leaving is courtesy: never let a slow goodbye hold up the result.
-EXIT_WAIT = 1.0
 
 
 @dataclass(slots=True)
@@ -100,7 +91,7 @@ async def probe_fmc(
             f"the whole check took longer than {timeouts.host:g} s", step="host"
         )
     finally:
-        await _close(progress.conn)
+        await close_connection(progress.conn)
     if error is None and progress.deferred:
         error = progress.deferred[0]
     info = None
@@ -114,112 +105,17 @@ async def probe_fmc(
     )
 
 
-async def _close(conn: asyncssh.SSHClientConnection | None) -> None:
-    if conn is None:
-        return
-    conn.close()
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        return  # the caller cancelled us: close() already dropped the link
-    try:
-        async with asyncio.timeout(EXIT_WAIT):
-            await conn.wait_closed()
-    except TimeoutError:
-        conn.abort()
-
-
 async def _probe(target: ProbeTarget, timeouts: ProbeTimeouts, progress: _Progress) -> None:
-    conn = progress.conn = await _connect(target, timeouts)
-    try:
-        async with asyncio.timeout(timeouts.command):
-            process = await conn.create_process(
-                term_type=TERM_TYPE, term_size=TERM_SIZE, encoding=None, stderr=asyncssh.STDOUT
-            )
-    except TimeoutError:
-        raise StepTimeoutError(
-            f"opening a terminal took longer than {timeouts.command:g} s", step="session"
-        ) from None
-    except (asyncssh.Error, OSError) as exc:
-        raise ProtocolError(f"the FMC refused a terminal session ({exc})", step="session") from None
-    shell = progress.shell = FmcShell(
-        process, fmc=target.name, step_timeout=timeouts.command, secrets=[target.password]
-    )
-
-    landed = await shell.wait_for_prompt("login")
-    via_expert = landed.prompt is PromptKind.CLISH
-    if via_expert:
-        if (await shell.run("expert", "expert")).prompt is not PromptKind.SHELL:
-            raise ProtocolError("`expert` did not lead to a shell prompt", step="expert")
-    elif landed.prompt is not PromptKind.SHELL:
-        raise ProtocolError("the login ended at an unexpected password prompt", step="login")
-
+    progress.conn = await connect_fmc(target, timeouts)
+    shell = progress.shell = await open_terminal(progress.conn, target, timeouts)
+    via_expert = await enter_expert(shell)
     await _read_versions(shell, progress)
     try:
         await _read_certificate(shell, target, progress)
     except (CertificateMissingError, CertificateInvalidError) as exc:
         # The session is still healthy: report after leaving cleanly.
         progress.deferred.append(exc)
-    await _leave(shell, via_expert, timeouts)
-
-
-async def _connect(target: ProbeTarget, timeouts: ProbeTimeouts) -> asyncssh.SSHClientConnection:
-    known = load_known_hosts(target.known_hosts, target.name)
-    where = f"{target.host}:{target.port}"
-    logger.debug("fmc %s: connecting to %s", target.name, where)
-    try:
-        async with asyncio.timeout(timeouts.connect):
-            return await asyncssh.connect(
-                target.host,
-                target.port,
-                username=target.username,
-                password=target.password.reveal(),
-                known_hosts=known,
-                client_keys=None,  # FMC admins log in with the password only
-                agent_path=None,
-                config=None,  # ~/.ssh/config must not change what a check does
-                gss_host=None,
-                preferred_auth=("password", "keyboard-interactive"),
-                connect_timeout=timeouts.connect,
-            )
-    except TimeoutError:
-        raise UnreachableError(
-            f"no SSH connection to {where} within {timeouts.connect:g} s", step="connect"
-        ) from None
-    except asyncssh.HostKeyNotVerifiable:
-        changed = has_key_for(known, target.host, target.port)
-        raise _host_key_error(target, changed=changed) from None
-    except asyncssh.PermissionDenied:
-        raise AuthError(
-            f"{where} refused the SSH login for user {target.username}", step="connect"
-        ) from None
-    except asyncssh.ConnectionLost:
-        raise UnreachableError(
-            f"{where} closed the connection during the SSH handshake", step="connect"
-        ) from None
-    except asyncssh.Error as exc:
-        reason = redact(str(exc.reason), [target.password])
-        raise ProtocolError(
-            f"SSH handshake with {where} failed: {reason}", step="connect"
-        ) from None
-    except socket.gaierror:
-        raise UnreachableError(
-            f"cannot resolve host name {target.host!r}", step="connect"
-        ) from None
-    except ConnectionRefusedError:
-        raise UnreachableError(f"{where} refused the connection", step="connect") from None
-    except OSError as exc:
-        raise UnreachableError(
-            f"cannot connect to {where}: {exc.strerror or type(exc).__name__}", step="connect"
-        ) from None
-
-
-def _host_key_error(target: ProbeTarget, *, changed: bool) -> HostKeyError:
-    hint = f"verify the fingerprint, then run `fmccert trust {target.name}`"
-    if changed:
-        message = f"host key of {target.host}:{target.port} CHANGED since it was trusted; {hint}"
-    else:
-        message = f"host key of {target.host}:{target.port} is not in known_hosts; {hint}"
-    return HostKeyError(message, step="connect")
+    await leave_shell(shell, via_expert, timeouts)
 
 
 async def _read_file(shell: FmcShell, path: str, step: str) -> str:
@@ -252,22 +148,7 @@ async def _read_versions(shell: FmcShell, progress: _Progress) -> None:
 
 async def _read_certificate(shell: FmcShell, target: ProbeTarget, progress: _Progress) -> None:
     command = f"sudo cat {shlex.quote(target.cert_path)}"
-    shell.send(command)
-    result = await shell.wait_for_prompt("sudo", watch_sudo=True)
-    echo: str | None = command
-    if result.prompt is PromptKind.PASSWORD and result.sudo is None:
-        shell.send(target.password.reveal(), shown=REDACTED)
-        result = await shell.wait_for_prompt("sudo", watch_sudo=True)
-        echo = None
-    outcome = classify_sudo(result.text, result.prompt)
-    if result.prompt is PromptKind.PASSWORD or outcome is not SudoOutcome.ACCEPTED:
-        shell.interrupt()  # never type the password a second time
-        if outcome is SudoOutcome.NOT_ALLOWED:
-            raise AuthError(f"{target.username} may not use sudo on the FMC", step="sudo")
-        raise AuthError("sudo refused the password", step="sudo")
-    if result.prompt is not PromptKind.SHELL:
-        raise ProtocolError("sudo did not end at the shell prompt", step="sudo")
-    output = command_output(result.text, echo)
+    output = await run_sudo_aware(shell, target, command, step="sudo")
     if _says_no_such_file(output):
         raise CertificateMissingError(
             f"the Talos certificate {target.cert_path} does not exist", step="certificate"
@@ -278,16 +159,3 @@ async def _read_certificate(shell: FmcShell, target: ProbeTarget, progress: _Pro
         raise CertificateInvalidError(
             f"{target.cert_path} holds no valid PEM certificate", step="certificate"
         ) from None
-
-
-async def _leave(shell: FmcShell, via_expert: bool, timeouts: ProbeTimeouts) -> None:
-    # Leaving the box as found matters, but a failed goodbye does not change the facts.
-    # Both exits go at once (bash, then CLISH): the PTY queues the second line for CLISH,
-    # and waiting for the `>` in between would only cost a round trip.
-    shell.send("exit")
-    if via_expert:
-        shell.send("exit")
-    if await shell.wait_closed(min(EXIT_WAIT, timeouts.command)):
-        logger.debug("fmc %s: session closed after exit", shell.fmc)
-    else:
-        logger.debug("fmc %s: session still open after exit; closing anyway", shell.fmc)

@@ -108,10 +108,20 @@ class FmcShell:
         self._record(text)
         return text
 
-    async def wait_for_prompt(self, step: str, *, watch_sudo: bool = False) -> PromptResult:
-        """Read until the received text ends with a prompt (or, if asked, a sudo refusal)."""
+    async def wait_for_prompt(
+        self,
+        step: str,
+        *,
+        watch_sudo: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 (expiry is a StepTimeoutError naming step)
+    ) -> PromptResult:
+        """Read until the received text ends with a prompt (or, if asked, a sudo refusal).
+
+        ``timeout`` replaces the session's step timeout for this one wait.
+        """
+        seconds = self._step_timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(self._step_timeout):
+            async with asyncio.timeout(seconds):
                 while True:
                     text = await self._read(step)
                     if not text:
@@ -140,13 +150,19 @@ class FmcShell:
                         )
         except TimeoutError:
             raise StepTimeoutError(
-                f"{step} got no prompt within {self._step_timeout:g} s", step=step
+                f"{step} got no prompt within {seconds:g} s", step=step
             ) from None
 
-    async def run(self, command: str, step: str) -> PromptResult:
+    async def run(
+        self,
+        command: str,
+        step: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (expiry is a StepTimeoutError naming step)
+    ) -> PromptResult:
         """Type ``command`` and read until the next prompt."""
         self.send(command)
-        return await self.wait_for_prompt(step)
+        return await self.wait_for_prompt(step, timeout=timeout)
 
     async def wait_closed(self, seconds: float) -> bool:
         """Read (into the transcript) until the FMC closes the session; False on timeout."""

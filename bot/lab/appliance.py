@@ -4,23 +4,28 @@ The FMC's files sit where a real one keeps them (``docs/fmc-facts.md``): ``ims.c
 ``sf-version``, ``model.conf`` and ``vdb.conf`` under ``/etc/sf`` (readable by admin),
 and the Talos certificate under ``/var/sf/beaker3`` (root only, so reading it needs
 ``sudo``). Certificates are dated relative to the ``now`` passed in.
+
+:func:`vdb_install_hook` is what happens once a VDB install completes: with VDB 406 or
+later and cloud connectivity, the Talos certificate is replaced by a newly issued one,
+as field notice FN74272 says VDB 406 does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.errors import LabError
 from bot.fmc.target import DEFAULT_CERT_PATH
 from bot.lab.certs import corrupt_pem, make_talos_certificate, render_openssl_fields
-from bot.lab.scenarios import Scenario
-from bot.lab.shell import FmcShellConfig, render_key
+from bot.lab.scenarios import FIXING_VDB_BUILD, Scenario
+from bot.lab.shell import VDB_CONF, FmcHost, FmcShellConfig, InstallHook, render_key
 
 IMS_CONF = "/etc/sf/ims.conf"
 SF_VERSION = "/etc/sf/sf-version"
 MODEL_CONF = "/etc/sf/model.conf"
-VDB_CONF = "/etc/sf/.versiondb/vdb.conf"
 CERT_DIR = DEFAULT_CERT_PATH.rsplit("/", 1)[0]
+CERT_LIFETIME = timedelta(days=425)  # the field notice's sample: Jan 30 2024 - Mar 30 2025
 
 
 def fmc_files(scenario: Scenario, cert_pem: str | None) -> dict[str, str]:
@@ -56,12 +61,20 @@ def build_shell_config(
     common_name: str,
     username: str = "admin",
     command_delay: float = 0.0,
+    install_delay: float = 2.0,
+    updates_dir: str | None = None,
 ) -> FmcShellConfig:
-    """The complete session config of one emulated FMC for ``scenario`` at ``now``."""
+    """The complete session config of one emulated FMC for ``scenario`` at ``now``.
+
+    ``updates_dir`` is the real directory behind ``/var/sf/updates`` (None: empty and
+    read-only); ``install_delay`` the seconds a VDB install takes.
+    """
     if now.tzinfo is None:
         raise LabError("the lab clock must be timezone-aware (UTC)")
     if command_delay < 0:
         raise LabError(f"command delay must not be negative, not {command_delay}")
+    if install_delay < 0:
+        raise LabError(f"install delay must not be negative, not {install_delay}")
     renders: dict[str, str] = {}
     pem: str | None = None
     if scenario.cert_days_left is not None:
@@ -96,4 +109,31 @@ def build_shell_config(
         build=scenario.build,
         vdb_build=scenario.vdb_build,
         last_login=f"{last_login:%a %b} {last_login.day:2d} {last_login:%H:%M:%S %Y} from 10.0.0.5",
+        updates_dir=updates_dir,
+        disk_free_mb=scenario.disk_free_mb,
+        install_delay=install_delay,
+        install_fails=scenario.install_fails,
     )
+
+
+def renew_certificate(host: FmcHost, *, common_name: str, now: datetime) -> str:
+    """Give ``host`` a newly issued Talos certificate valid from ``now``; its PEM."""
+    pem = make_talos_certificate(
+        common_name=common_name, not_after=now + CERT_LIFETIME, lifetime=CERT_LIFETIME
+    )
+    host.files[DEFAULT_CERT_PATH] = pem
+    for option, text in render_openssl_fields(pem).items():
+        host.renders[render_key(option, DEFAULT_CERT_PATH)] = text
+    return pem
+
+
+def vdb_install_hook(
+    scenario: Scenario, *, common_name: str, clock: Callable[[], datetime]
+) -> InstallHook:
+    """What completing a VDB install does on this scenario's FMC (see the module doc)."""
+
+    def installed(host: FmcHost, version: str, build: int) -> None:
+        if build >= FIXING_VDB_BUILD and scenario.cloud_connectivity:
+            renew_certificate(host, common_name=common_name, now=clock())
+
+    return installed

@@ -76,12 +76,14 @@ class TtyTerminal:
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
 
-    async def read_line(self, *, echo: bool = True) -> str | None:
-        """The next line typed; echo is turned off on the tty while ``echo`` is False."""
+    async def read_line(self, *, echo: bool = True, prompt: str = "") -> str | None:
+        """The next line typed; echo is off (before ``prompt`` shows) while ``echo`` is False."""
         if self._closed:
             return None
         saved = self._echo_off() if not echo else None
         try:
+            if prompt:
+                self.write(prompt)
             line = await self._lines.get()
         finally:
             if saved is not None:

@@ -5,6 +5,18 @@ days its Talos certificate has left, and how its SSH session behaves (CLISH or b
 sudo lecture, ANSI prompts, hangs, noise...). The ``expect_*`` fields are the finding a
 correct probe must produce for it, derived from the rules in ``bot.core`` (thresholds
 30/7 days); ``tests/lab`` checks that they agree with those rules.
+
+Each scenario also plays the FMC side of a VDB-update remediation (cloud connectivity,
+a failing installer, an SFTP upload cut halfway, free disk space), and
+:attr:`Scenario.expect_remediation` says how a remediation with a VDB 406 package must
+end on it:
+
+- ``renewed``: the VDB installs and the Talos certificate is replaced by a new one;
+- ``not_renewed``: the VDB installs but the certificate stays (no cloud connectivity);
+- ``failed``: the install fails (``install_update.pl`` exits 1) or the upload is cut;
+- ``refused``: the runner must not start (the VDB is already 406 or later, or the
+  finding's action is not ``vdb-update``: not affected, fixed release);
+- ``n/a``: the probe itself fails first (auth, timeout, host key, unreachable, protocol).
 """
 
 from __future__ import annotations
@@ -14,6 +26,14 @@ from dataclasses import dataclass
 from itertools import cycle, islice
 
 from bot.errors import LabError
+
+REMEDIATION_OUTCOMES = ("renewed", "not_renewed", "failed", "refused", "n/a")
+"""Every value of :attr:`Scenario.expect_remediation`."""
+# Probe errors raised before the certificate could be read: no remediation is planned.
+_EARLY_ERRORS = frozenset({"auth", "timeout", "host_key", "unreachable", "protocol"})
+FIXING_VDB_BUILD = 406
+"""The VDB build that renews the certificate (FN74272). Stated here, not imported from
+``bot.core``: the lab is the independent reference the core's rules are tested against."""
 
 _FMC_VMWARE = "Cisco Secure Firewall Management Center for VMware"
 
@@ -46,6 +66,23 @@ class Scenario:
     ims_conf: bool = True  # False: /etc/sf/ims.conf missing, only /etc/sf/sf-version
     host_key_trusted: bool = True  # False: left out of the known_hosts the lab writes
     listening: bool = True  # False: config points to a closed loopback port (unreachable)
+    cloud_connectivity: bool = True  # False: a VDB installs but does not renew the certificate
+    install_fails: bool = False  # install_update.pl fails verification at once, exit 1
+    upload_cut: bool = False  # the SFTP server drops the connection halfway through a file
+    disk_free_mb: int = 30000  # free space on /Volume (df /var/sf/updates)
+
+    @property
+    def expect_remediation(self) -> str:
+        """How a VDB 406 remediation must end here: renewed|not_renewed|failed|refused|n/a."""
+        if self.expect_error in _EARLY_ERRORS:
+            return "n/a"
+        if self.expect_action != "vdb-update" or self.vdb_build >= FIXING_VDB_BUILD:
+            return "refused"
+        if self.install_fails or self.upload_cut:
+            return "failed"
+        if not self.cloud_connectivity:
+            return "not_renewed"
+        return "renewed"
 
 
 # Error scenarios that stop the probe at an unknown point use releases that are not
@@ -62,7 +99,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="affected-760-warning",
-        description="7.6.0 with VDB 400, certificate expires in 20 days",
+        description="7.6.0 with VDB 400, certificate expires in 20 days; VDB 406 renews it",
         expect_status="warning",
         expect_error=None,
         expect_action="vdb-update",
@@ -70,7 +107,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="affected-770-critical",
-        description="7.7.0 with VDB 400, certificate expires in 5 days",
+        description="7.7.0 with VDB 400, certificate expires in 5 days; VDB 406 renews it",
         expect_status="critical",
         expect_error=None,
         expect_action="vdb-update",
@@ -80,7 +117,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="affected-760-expired",
-        description="7.6.0 with VDB 400, certificate expired 10 days ago",
+        description="7.6.0 with VDB 400, certificate expired 10 days ago; VDB 406 renews it",
         expect_status="expired",
         expect_error=None,
         expect_action="vdb-update",
@@ -88,11 +125,15 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="expires-today",
-        description="7.6.0 with VDB 400, certificate expires in about 7 hours",
+        description=(
+            "7.6.0 with VDB 400, certificate expires in about 7 hours;"
+            " no cloud connectivity: VDB 406 installs, does NOT renew it"
+        ),
         expect_status="critical",
         expect_error=None,
         expect_action="vdb-update",
         cert_days_left=0.3,
+        cloud_connectivity=False,
     ),
     Scenario(
         name="fixed-761",
@@ -136,12 +177,16 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="clish-off",
-        description="login lands straight at bash '$' (no CLISH); no ims.conf, only sf-version",
+        description=(
+            "login lands at bash '$' (no CLISH); no ims.conf, only sf-version;"
+            " install_update.pl fails"
+        ),
         expect_status="ok",
         expect_error=None,
         expect_action="vdb-update",
         clish=False,
         ims_conf=False,
+        install_fails=True,
     ),
     Scenario(
         name="sudo-lecture",
@@ -187,7 +232,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="cert-missing",
-        description="7.6.0 with VDB 400 and no certificate file at all",
+        description="7.6.0 with VDB 400 and no certificate file at all; VDB 406 issues one",
         expect_status="unknown",
         expect_error="cert_missing",
         expect_action="vdb-update",
@@ -195,11 +240,15 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="cert-corrupt",
-        description="7.6.0 with VDB 400; the certificate file holds a broken PEM block",
+        description=(
+            "7.6.0 with VDB 400; the certificate file holds a broken PEM block;"
+            " SFTP upload cut halfway"
+        ),
         expect_status="unknown",
         expect_error="cert_invalid",
         expect_action="vdb-update",
         cert_corrupt=True,
+        upload_cut=True,
     ),
     Scenario(
         name="hang-after-login",
@@ -265,3 +314,20 @@ def pick_scenarios(count: int, names: Sequence[str] | None = None) -> list[Scena
     if not chosen:
         raise LabError("no lab scenarios named: give at least one scenario name")
     return list(islice(cycle(chosen), count))
+
+
+def scenario_table() -> str:
+    """The catalog as the Markdown table in README.md's lab section."""
+    rows = [
+        "| scenario | what it plays | expected status / error / action | remediation |",
+        "|---|---|---|---|",
+    ]
+    for scenario in _SCENARIOS:
+        expected = " / ".join(
+            (scenario.expect_status, scenario.expect_error or "-", scenario.expect_action)
+        )
+        rows.append(
+            f"| `{scenario.name}` | {scenario.description} | {expected}"
+            f" | {scenario.expect_remediation} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -5,6 +5,12 @@ whose PTY sessions run :func:`bot.lab.shell.run_interactive` and whose exec requ
 :func:`bot.lab.shell.run_exec`. asyncssh's line editor plays the PTY: it echoes input
 (off while sudo reads a password) and turns ``\\n`` into ``\\r\\n``. All hosts live in
 the calling process and event loop, so 500 of them start in a few seconds.
+
+All sessions of one host share an :class:`~bot.lab.shell.FmcHost`, so an update installed
+in one session shows in the next connection. Each host also serves SFTP on the same SSH
+connection: the client sees a tree holding only ``/var/sf/updates`` (the one writable
+place), backed by a real per-host directory under the lab's temp dir that the shell's
+``ls``, ``sha256sum``, ``df`` and ``install_update.pl`` read too. ``close()`` deletes it.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import socket
-from collections.abc import Sequence
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,14 +34,20 @@ import asyncssh
 import yaml
 
 from bot.errors import LabError
-from bot.lab.appliance import build_shell_config
+from bot.fmc.target import DEFAULT_CERT_PATH
+from bot.lab.appliance import build_shell_config, vdb_install_hook
+from bot.lab.packages import DEFAULT_PACKAGE_SIZE, vdb_package_name, write_vdb_package
 from bot.lab.scenarios import Scenario
-from bot.lab.shell import FmcShellConfig, run_exec, run_interactive
+from bot.lab.shell import UPDATES_DIR, FmcHost, FmcShellConfig, run_exec, run_interactive
 
 LAB_USERNAME = "admin"
 PASSWORD_FILE = "lab.password"  # noqa: S105 (a file name, not a password)
 KNOWN_HOSTS_FILE = "known_hosts"
 _CLOSE_TIMEOUT = 2.0
+UPLOAD_CUT_BYTES = DEFAULT_PACKAGE_SIZE // 2
+"""An ``upload_cut`` host drops the connection once one SFTP file holds this many bytes."""
+REMEDIATION_SETTINGS = {"vdb_install_timeout_minutes": 2, "vdb_poll_interval_seconds": 0.5}
+"""The ``remediation:`` settings ``write_config`` writes besides the package name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +70,15 @@ class _ProcessTerminal:
         self._has_editor = process.get_terminal_type() is not None
         self._swallow_newline = False
 
-    async def read_line(self, *, echo: bool = True) -> str | None:
+    async def read_line(self, *, echo: bool = True, prompt: str = "") -> str | None:
         """The next input line; the line editor's echo is off while ``echo`` is False."""
         if self._closed:
             return None
         channel: Any = self._process.channel
         if not echo and self._has_editor:
             channel.set_echo(False)
+        if prompt:
+            self.write(prompt)
         try:
             while True:
                 try:
@@ -105,23 +122,120 @@ class _ProcessTerminal:
             self._closed = True
 
 
-def _session_handler(config: FmcShellConfig) -> Any:
+def _session_handler(host: FmcHost) -> Any:
     async def handle(process: asyncssh.SSHServerProcess[str]) -> None:
         terminal = _ProcessTerminal(process)
         status = 1
         try:
             if process.command is not None:
                 output, status = await run_exec(
-                    config, process.command, read_stdin=terminal.read_line
+                    host.config, process.command, read_stdin=terminal.read_line, host=host
                 )
                 terminal.write(output)
             else:
-                status = await run_interactive(config, terminal)
+                status = await run_interactive(host.config, terminal, host=host)
         finally:
             with contextlib.suppress(Exception):
                 process.exit(status)
 
     return handle
+
+
+class _LabSFTPServer(asyncssh.SFTPServer):
+    """SFTP chrooted to one host's root: only ``/var/sf/updates`` may change.
+
+    With ``cut_after`` set, the connection is dropped once a file has that many bytes,
+    or, for a smaller file, when it is closed after truncating it to half: the upload
+    breaks about halfway, whatever the file's size.
+    """
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: str, cut_after: int | None):
+        super().__init__(chan, chroot=root.encode())
+        self._cut_after = cut_after
+        self._written: dict[int, int] = {}  # id(file) -> bytes written through this server
+        self._was_cut = False
+
+    @staticmethod
+    def _writable(path: bytes) -> None:
+        directory = os.path.dirname(os.path.normpath(os.path.join("/", path.decode())))
+        if directory != UPDATES_DIR:
+            raise asyncssh.SFTPPermissionDenied(f"only {UPDATES_DIR} is writable")
+
+    def _cut(self) -> None:
+        self._was_cut = True
+        self.channel.get_connection().abort()
+        raise asyncssh.SFTPConnectionLost("upload cut by the lab (upload_cut)")
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> Any:
+        """Open a file; writing is allowed in /var/sf/updates only."""
+        if pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC):
+            self._writable(path)
+        return super().open(path, pflags, attrs)
+
+    def write(self, file_obj: object, offset: int, data: bytes) -> Any:
+        """Write, or drop the connection once an ``upload_cut`` file is half there."""
+        if self._cut_after is not None:
+            done = self._written.get(id(file_obj), 0)
+            if done + len(data) >= self._cut_after:
+                super().write(file_obj, offset, data[: max(0, self._cut_after - done)])
+                self._cut()
+            self._written[id(file_obj)] = done + len(data)
+        return super().write(file_obj, offset, data)
+
+    def close(self, file_obj: object) -> Any:
+        """Close; an ``upload_cut`` file that ends before the cut is halved, then cut."""
+        written = self._written.pop(id(file_obj), 0)
+        if self._cut_after is not None and written and not self._was_cut:
+            handle: Any = file_obj
+            handle.truncate(written // 2)
+            super().close(file_obj)
+            self._cut()
+        return super().close(file_obj)
+
+    def remove(self, path: bytes) -> Any:
+        """Remove a file in /var/sf/updates."""
+        self._writable(path)
+        return super().remove(path)
+
+    def rename(self, oldpath: bytes, newpath: bytes) -> Any:
+        """Rename within /var/sf/updates (refused when ``newpath`` exists)."""
+        self._writable(oldpath)
+        self._writable(newpath)
+        return super().rename(oldpath, newpath)
+
+    def posix_rename(self, oldpath: bytes, newpath: bytes) -> Any:
+        """Rename within /var/sf/updates, replacing ``newpath``."""
+        self._writable(oldpath)
+        self._writable(newpath)
+        return super().posix_rename(oldpath, newpath)
+
+    def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> Any:
+        """Refused: the lab's FMC has every directory it needs."""
+        raise asyncssh.SFTPPermissionDenied("permission denied")
+
+    def rmdir(self, path: bytes) -> Any:
+        """Refused."""
+        raise asyncssh.SFTPPermissionDenied("permission denied")
+
+    def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> Any:
+        """Change attributes of a file in /var/sf/updates."""
+        self._writable(path)
+        return super().setstat(path, attrs)
+
+    def symlink(self, oldpath: bytes, newpath: bytes) -> Any:
+        """Refused."""
+        raise asyncssh.SFTPPermissionDenied("permission denied")
+
+    def link(self, oldpath: bytes, newpath: bytes) -> Any:
+        """Refused."""
+        raise asyncssh.SFTPPermissionDenied("permission denied")
+
+
+def _sftp_factory(root: str, cut_after: int | None) -> Any:
+    def make(chan: asyncssh.SSHServerChannel[bytes]) -> asyncssh.SFTPServer:
+        return _LabSFTPServer(chan, root, cut_after)
+
+    return make
 
 
 class _LabSSHServer(asyncssh.SSHServer):
@@ -178,6 +292,8 @@ class RunningLab:
         servers: list[asyncssh.SSHAcceptor],
         connections: set[Any],
         configs: dict[str, FmcShellConfig],
+        states: dict[str, FmcHost] | None = None,
+        workdir: Path | None = None,
     ):
         self.hosts = hosts
         self.password = password
@@ -185,6 +301,8 @@ class RunningLab:
         self._servers = servers
         self._connections = connections
         self._configs = configs
+        self._states = states if states is not None else {}
+        self._workdir = workdir
 
     def host(self, name: str) -> LabHost:
         """The host called ``name``; LabError when there is none."""
@@ -194,9 +312,39 @@ class RunningLab:
         raise LabError(f"no lab host called {name!r}")
 
     def shell_config(self, name: str) -> FmcShellConfig:
-        """The session config (files, certificate, behaviour) the host ``name`` serves."""
+        """The session config (files, certificate, behaviour) the host ``name`` started with."""
         self.host(name)
         return self._configs[name]
+
+    def host_state(self, name: str) -> FmcHost:
+        """The live state of host ``name``: files as they are now, VDB, running installs."""
+        self.host(name)
+        return self._states[name]
+
+    def vdb_build(self, name: str) -> int:
+        """The VDB build host ``name`` runs now (changes when an install completes)."""
+        build = self.host_state(name).vdb_build
+        if build is None:
+            raise LabError(f"lab host {name} has no VDB build")
+        return build
+
+    def certificate_pem(self, name: str) -> str:
+        """The Talos certificate host ``name`` holds now; LabError when it has none."""
+        pem = self.host_state(name).files.get(DEFAULT_CERT_PATH)
+        if pem is None:
+            raise LabError(f"lab host {name} has no Talos certificate")
+        return pem
+
+    def updates_dir(self, name: str) -> Path:
+        """The real directory behind host ``name``'s ``/var/sf/updates``."""
+        directory = self.host_state(name).config.updates_dir
+        if directory is None:
+            raise LabError(f"lab host {name} has no updates directory")
+        return Path(directory)
+
+    async def wait_installs(self, name: str) -> None:
+        """Wait until every VDB install running on host ``name`` has finished."""
+        await self.host_state(name).wait_installs()
 
     def expected_findings(self) -> dict[str, Scenario]:
         """Each host's name with the scenario whose ``expect_*`` fields a check must match."""
@@ -211,7 +359,8 @@ class RunningLab:
         host_timeout: float = 30,
         concurrency: int = 50,
     ) -> None:
-        """Write the fmccert YAML config, ``known_hosts`` and ``lab.password`` next to it."""
+        """Write the fmccert YAML config and, next to it, ``known_hosts``, ``lab.password``
+        and a fake VDB 406 package the config's ``remediation:`` section names."""
         directory = path.parent
         directory.mkdir(parents=True, exist_ok=True)
         trusted = [h.known_hosts_line for h in self.hosts if h.scenario.host_key_trusted]
@@ -222,6 +371,7 @@ class RunningLab:
         fd = os.open(password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.password + "\n")
+        package = write_vdb_package(directory / vdb_package_name())
         document = {
             "defaults": {
                 "username": LAB_USERNAME,
@@ -235,6 +385,7 @@ class RunningLab:
                 "command_timeout": command_timeout,
                 "host_timeout": host_timeout,
             },
+            "remediation": {"vdb_package": package.name, **REMEDIATION_SETTINGS},
             "fmcs": [
                 {
                     "name": h.name,
@@ -249,16 +400,20 @@ class RunningLab:
         path.write_text("# written by `fmccert lab`\n" + text, encoding="utf-8")
 
     async def close(self) -> None:
-        """Stop listening and drop every open session."""
+        """Stop listening, drop every open session, stop installs, delete the temp dirs."""
         for server in self._servers:
             server.close()
         for conn in list(self._connections):
             conn.close()
         waits = [server.wait_closed() for server in self._servers]
         waits += [conn.wait_closed() for conn in list(self._connections)]
+        waits += [state.close() for state in self._states.values()]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), _CLOSE_TIMEOUT)
         self._servers.clear()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     async def __aenter__(self) -> RunningLab:
         return self
@@ -272,20 +427,32 @@ class RunningLab:
         await self.close()
 
 
+def _lab_clock(now: datetime) -> Callable[[], datetime]:
+    # The lab's time runs on from `now` (which may lie in the past) at the real pace.
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
+
+
 async def start_lab(
     scenarios: Sequence[Scenario],
     *,
     password: str | None = None,
     host: str = "127.0.0.1",
     command_delay: float = 0.0,
+    install_delay: float = 2.0,
     now: datetime,
     name_prefix: str = "lab-fmc",
 ) -> RunningLab:
-    """Start one SSH server per scenario on ``host``; certificates are dated from ``now``."""
+    """Start one SSH server per scenario on ``host``; certificates are dated from ``now``.
+
+    ``install_delay`` is how many seconds a VDB install takes on every host.
+    """
     if not scenarios:
         raise LabError("the lab needs at least one scenario")
     if command_delay < 0:
         raise LabError(f"command delay must not be negative, not {command_delay}")
+    if install_delay < 0:
+        raise LabError(f"install delay must not be negative, not {install_delay}")
     if now.tzinfo is None:
         raise LabError("the lab clock `now` must be timezone-aware (UTC)")
     password = password if password is not None else secrets.token_urlsafe(18)
@@ -293,16 +460,28 @@ async def start_lab(
         raise LabError("the lab password must not be empty")
     width = 3 if len(scenarios) >= 100 else 2
     names = [f"{name_prefix}-{i:0{width}d}" for i in range(1, len(scenarios) + 1)]
-    configs = {
-        name: build_shell_config(
-            scenario,
-            password=password,
-            now=now,
-            common_name=f"{name}-prod-01",
-            command_delay=command_delay,
-        )
-        for name, scenario in zip(names, scenarios, strict=True)
-    }
+    workdir = Path(tempfile.mkdtemp(prefix="fmccert-lab-"))
+    clock = _lab_clock(now)
+    configs: dict[str, FmcShellConfig] = {}
+    states: dict[str, FmcHost] = {}
+    try:
+        for name, scenario in zip(names, scenarios, strict=True):
+            updates = workdir / name / UPDATES_DIR.lstrip("/")
+            updates.mkdir(parents=True)
+            configs[name] = build_shell_config(
+                scenario,
+                password=password,
+                now=now,
+                common_name=f"{name}-prod-01",
+                command_delay=command_delay,
+                install_delay=install_delay,
+                updates_dir=str(updates),
+            )
+            hook = vdb_install_hook(scenario, common_name=f"{name}-prod-01", clock=clock)
+            states[name] = FmcHost(configs[name], on_installed=hook)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     connections: set[Any] = set()
     servers: list[asyncssh.SSHAcceptor] = []
 
@@ -311,13 +490,15 @@ async def start_lab(
         if not scenario.listening:
             port = _closed_port(host)
             return LabHost(name, host, port, scenario, _public_line(key, host, port))
+        cut_after = UPLOAD_CUT_BYTES if scenario.upload_cut else None
         try:
             server = await asyncssh.create_server(
                 lambda: _LabSSHServer(password, scenario.login_ok, connections),
                 host,
                 0,
                 server_host_keys=[key],
-                process_factory=_session_handler(configs[name]),
+                process_factory=_session_handler(states[name]),
+                sftp_factory=_sftp_factory(str(workdir / name), cut_after),
                 encoding="utf-8",
                 line_editor=True,
                 allow_scp=False,
@@ -338,6 +519,6 @@ async def start_lab(
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:
         # Never leave half a lab listening: stop what started, then report the first failure.
-        await RunningLab([], password, now, servers, connections, configs).close()
+        await RunningLab([], password, now, servers, connections, configs, states, workdir).close()
         raise failures[0]
-    return RunningLab(hosts, password, now, servers, connections, configs)
+    return RunningLab(hosts, password, now, servers, connections, configs, states, workdir)

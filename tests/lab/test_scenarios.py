@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.core.advisory import assess_release, recommend_action
 from bot.core.expiry import Status, Thresholds, classify_expiry
 from bot.errors import ERROR_KINDS, LabError
-from bot.lab.scenarios import CATALOG, get_scenario, pick_scenarios
+from bot.lab.scenarios import (
+    CATALOG,
+    REMEDIATION_OUTCOMES,
+    get_scenario,
+    pick_scenarios,
+    scenario_table,
+)
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 # Errors that stop a probe before it can have read the release.
@@ -40,6 +47,9 @@ def test_catalog_covers_every_required_behaviour() -> None:
     assert any(s.command_delay > 0 and s.expect_error is None for s in scenarios)
     assert any(s.vdb_build >= 406 and s.expect_action == "none" for s in scenarios)
     assert any(0 < (s.cert_days_left or 0) < 1 for s in scenarios)  # expires today
+    assert any(not s.cloud_connectivity for s in scenarios)
+    assert any(s.install_fails for s in scenarios)
+    assert any(s.upload_cut for s in scenarios)
 
 
 def test_names_are_kebab_case_keys_with_one_line_descriptions() -> None:
@@ -113,3 +123,52 @@ def test_bad_counts_and_empty_name_lists_are_lab_errors() -> None:
         pick_scenarios(-1)
     with pytest.raises(LabError, match="at least one"):
         pick_scenarios(3, [])
+
+
+EXPECTED_REMEDIATION = {
+    "healthy-742": "refused",
+    "affected-760-warning": "renewed",
+    "affected-770-critical": "renewed",
+    "affected-760-expired": "renewed",
+    "expires-today": "not_renewed",
+    "fixed-761": "refused",
+    "fixed-7710": "refused",
+    "vdb-406-still-due": "refused",
+    "unaffected-critical": "refused",
+    "clish-off": "failed",
+    "sudo-lecture": "refused",
+    "wrong-password": "n/a",
+    "sudo-refused": "n/a",
+    "slow-commands": "refused",
+    "cert-missing": "renewed",
+    "cert-corrupt": "failed",
+    "hang-after-login": "n/a",
+    "garbage-talker": "n/a",
+    "untrusted-host-key": "n/a",
+    "not-listening": "n/a",
+}
+
+
+def test_expected_remediation_of_every_scenario() -> None:
+    """Each scenario's expect_remediation is the documented outcome, and every outcome occurs."""
+    assert {name: s.expect_remediation for name, s in CATALOG.items()} == EXPECTED_REMEDIATION
+    assert set(EXPECTED_REMEDIATION.values()) == set(REMEDIATION_OUTCOMES)
+
+
+def test_remediation_behaviours_are_in_the_descriptions() -> None:
+    """The scenarios with a remediation twist say so in their one-line description."""
+    assert not CATALOG["expires-today"].cloud_connectivity
+    assert "NOT renew" in CATALOG["expires-today"].description
+    assert CATALOG["clish-off"].install_fails
+    assert "install_update.pl fails" in CATALOG["clish-off"].description
+    assert CATALOG["cert-corrupt"].upload_cut
+    assert "cut" in CATALOG["cert-corrupt"].description
+    for scenario in CATALOG.values():
+        if scenario.expect_remediation == "renewed":
+            assert "VDB 406" in scenario.description, scenario.name
+
+
+def test_readme_scenario_table_is_generated_from_the_catalog() -> None:
+    """README.md's lab section holds exactly the table scenario_table() renders."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert scenario_table() in readme

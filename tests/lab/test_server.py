@@ -205,10 +205,12 @@ async def test_close_stops_listening(tmp_path: Path) -> None:
 
 
 async def test_start_lab_rejects_bad_input() -> None:
-    """No scenarios, a naive clock or a negative delay are LabErrors."""
+    """No scenarios, a naive clock or a negative command or install delay are LabErrors."""
     with pytest.raises(LabError, match="at least one"):
         await start_lab([], now=datetime.now(UTC))
     with pytest.raises(LabError, match="timezone"):
         await start_lab(pick_scenarios(1), now=datetime(2025, 1, 1))
     with pytest.raises(LabError, match="negative"):
         await start_lab(pick_scenarios(1), now=datetime.now(UTC), command_delay=-1)
+    with pytest.raises(LabError, match="install delay"):
+        await start_lab(pick_scenarios(1), now=datetime.now(UTC), install_delay=-1)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,9 @@ from bot.core.certificate import parse_certificate
 from bot.errors import CertificateInvalidError
 from bot.fmc.target import DEFAULT_CERT_PATH
 from bot.lab.appliance import build_shell_config
+from bot.lab.packages import vdb_package_name, write_vdb_package
 from bot.lab.scenarios import get_scenario
-from bot.lab.shell import FmcShellConfig, run_exec, run_interactive
+from bot.lab.shell import VDB_CONF, FmcHost, FmcShellConfig, run_exec, run_interactive
 from tests.support.terminal import MemoryTerminal
 
 PASSWORD = "Lab-Passw0rd!"
@@ -27,8 +30,6 @@ Session = tuple[MemoryTerminal, "asyncio.Task[int]"]
 
 def make_config(name: str = "healthy-742", **changes: Any) -> FmcShellConfig:
     """The shell config of catalog scenario ``name`` with Scenario field ``changes``."""
-    import dataclasses
-
     scenario = dataclasses.replace(get_scenario(name), **changes)
     return build_shell_config(scenario, password=PASSWORD, now=NOW, common_name="t-prod-01")
 
@@ -327,3 +328,57 @@ def test_config_round_trips_through_json() -> None:
     assert FmcShellConfig.from_json(config.to_json()) == config
     with pytest.raises(ValueError, match="bogus"):
         FmcShellConfig.from_json('{"files": {}, "password": "x", "bogus": 1}')
+
+
+async def test_sessions_share_the_host_and_its_install(tmp_path: Path) -> None:
+    """An install started by one exec session shows in the next one's vdb.conf and show version."""
+    config = dataclasses.replace(
+        make_config("affected-760-warning"), updates_dir=str(tmp_path), install_delay=0.05
+    )
+    installed: list[tuple[str, int]] = []
+    host = FmcHost(
+        config, on_installed=lambda _, version, build: installed.append((version, build))
+    )
+    write_vdb_package(tmp_path)
+    package = f"/var/sf/updates/{vdb_package_name()}"
+    lines = iter([PASSWORD])
+
+    async def stdin() -> str | None:
+        return next(lines, None)
+
+    output, status = await run_exec(
+        config, f"sudo -S install_update.pl --detach {package}", read_stdin=stdin, host=host
+    )
+    assert status == 0, output
+    assert host.installing == vdb_package_name()
+    await asyncio.wait_for(host.wait_installs(), 1)
+    assert installed == [("4.5.0", 406)]
+    output, _ = await run_exec(config, f"cat {VDB_CONF} 2>/dev/null; echo $?", host=host)
+    assert "CURRENT_VERSION=4.5.0\nCURRENT_BUILD=406\n" in output
+    assert output.endswith("\n0\n")
+    assert host.installing is None
+    terminal = MemoryTerminal()
+    task = asyncio.create_task(run_interactive(config, terminal, host=host))
+    await terminal.expect("> ")
+    terminal.send("show version")
+    assert "VDB version               : 406\n" in await terminal.expect("> ")
+    terminal.hang_up()
+    await asyncio.wait_for(task, 1)
+    # Without a shared host each session starts from the config again.
+    output, _ = await run_exec(config, f"cat {VDB_CONF}")
+    assert "CURRENT_BUILD=400\n" in output
+
+
+async def test_sudo_turns_echo_off_before_it_prompts(
+    session: Callable[[FmcShellConfig], Session],
+) -> None:
+    """The Password: prompt is written inside the unechoed read, never before it."""
+    terminal, _ = session(make_config())
+    await terminal.expect("> ")
+    terminal.send("expert")
+    await terminal.expect(BASH)
+    terminal.send("sudo true")
+    await terminal.expect("Password: ")
+    assert terminal.echo_flags[-1] is False  # the read was already unechoed at the prompt
+    terminal.send(PASSWORD)
+    await terminal.expect(BASH)

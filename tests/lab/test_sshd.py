@@ -8,7 +8,7 @@ import asyncssh
 
 from bot.core.certificate import parse_certificate
 from bot.fmc.target import DEFAULT_CERT_PATH
-from tests.support.ssh_client import PtyReader, connect
+from tests.support.ssh_client import ExpertShell, PtyReader, connect
 from tests.support.sshd import SshdFmc, SshdFmcFactory
 
 
@@ -60,3 +60,22 @@ async def test_sshd_exec_and_wrong_sudo_password(sshd_fmc_factory: SshdFmcFactor
             reader.send("wrong-password")
         assert "sudo: 3 incorrect password attempts" in await reader.until(prompt)
         assert "wrong-password" not in reader.seen
+
+
+async def test_sshd_remediation_commands_report_their_status(
+    sshd_fmc_factory: SshdFmcFactory,
+) -> None:
+    """Under real sshd, df, sha256sum and install_update.pl answer with the right `$?`."""
+    fmc = sshd_fmc_factory("affected-760-warning")
+    conn = await connect(fmc.host, fmc.port, fmc.username, fmc.password, str(fmc.known_hosts))
+    async with conn:
+        shell = await ExpertShell.open(conn, fmc.password, prompt=f"{fmc.username}@firepower:~$ ")
+        df, status = await shell.run("df -Pk /var/sf/updates")
+        assert status == 0
+        assert df.splitlines()[1].split()[3] == str(30000 * 1024)
+        missing = "/var/sf/updates/Cisco_VDB_Fingerprint_Database-4.5.0-406.sh.REL.tar"
+        assert (await shell.run(f"sha256sum {missing}"))[1] == 1
+        output, status = await shell.run(f"sudo install_update.pl --detach {missing}")
+        assert status == 1
+        assert "not found" in output
+        assert fmc.password not in shell.reader.seen

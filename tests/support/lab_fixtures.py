@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.lab.scenarios import CATALOG, pick_scenarios
+from bot.lab.scenarios import CATALOG, Scenario, get_scenario
 from bot.lab.server import RunningLab, start_lab
 
 
@@ -26,13 +27,25 @@ class LabFactory:
         self.labs: list[RunningLab] = []
 
     async def __call__(
-        self, names: Sequence[str] | None = None, *, count: int | None = None, **options: Any
+        self,
+        names: Sequence[str | Scenario] | None = None,
+        *,
+        count: int | None = None,
+        **options: Any,
     ) -> RunningLab:
-        """A lab of ``count`` hosts cycling through ``names`` (default one per scenario)."""
+        """A lab of ``count`` hosts cycling through ``names`` (default one per scenario).
+
+        ``names`` holds catalog names or Scenario objects (e.g. a catalog scenario with
+        ``dataclasses.replace`` changes).
+        """
+        chosen = [
+            get_scenario(name) if isinstance(name, str) else name
+            for name in (names if names is not None else list(CATALOG))
+        ]
         if count is None:
-            count = len(names) if names is not None else len(CATALOG)
+            count = len(chosen)
         options.setdefault("now", datetime.now(UTC))
-        lab = await start_lab(pick_scenarios(count, names), **options)
+        lab = await start_lab(list(islice(cycle(chosen), count)), **options)
         self.labs.append(lab)
         return lab
 

@@ -15,9 +15,11 @@ class MemoryTerminal:
         self.echo_flags: list[bool] = []  # the echo setting of every read, in order
         self._mark = 0
 
-    async def read_line(self, *, echo: bool = True) -> str | None:
+    async def read_line(self, *, echo: bool = True, prompt: str = "") -> str | None:
         """The next line sent by the test; echoed into the output unless ``echo`` is off."""
         self.echo_flags.append(echo)
+        if prompt:
+            self.write(prompt)
         line = await self._lines.get()
         if line is not None and echo:
             self.write(line + "\n")

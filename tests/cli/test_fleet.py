@@ -1,13 +1,11 @@
-"""Tests of the `fmccert` command line, run as a real process against the lab."""
+"""Tests of `fmccert check`, `scan`, `trust`, `lab` and `demo`, run as real processes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,39 +13,7 @@ import pytest
 
 from bot.lab.scenarios import CATALOG, pick_scenarios
 from bot.lab.server import RunningLab, start_lab
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Completed:
-    """A finished fmccert process."""
-
-    status: int
-    stdout: str
-    stderr: str
-
-
-async def fmccert(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> Completed:
-    """Run `python -m bot ARGS` as a subprocess and collect its output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
-        cwd=ROOT, env={**os.environ, **(env or {})},
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=90)
-    assert process.returncode is not None
-    return Completed(process.returncode, out.decode(), err.decode())
-
-
-def _assert_one_line_error(result: Completed, *fragments: str) -> None:
-    assert result.status == 3, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.cli.process import ROOT, assert_one_line_error, fmccert
 
 
 @pytest.fixture
@@ -110,14 +76,14 @@ async def test_scan_by_tag_selects_only_tagged(catalog_lab: tuple[RunningLab, Pa
     assert result.status == 0
     assert [f["status"] for f in json.loads(result.stdout)] == ["ok"]
     missing = await fmccert("scan", "--config", str(path), "--tag", "no-such-tag")
-    _assert_one_line_error(missing, "no-such-tag")
+    assert_one_line_error(missing, "no-such-tag")
 
 
 async def test_unknown_fmc_name_suggests_the_closest(catalog_lab: tuple[RunningLab, Path]) -> None:
     """A misspelt FMC name is a one-line error with the closest valid name."""
     _, path = catalog_lab
     result = await fmccert("check", "--config", str(path), "lab-fmc-1")
-    _assert_one_line_error(result, "unknown FMC 'lab-fmc-1'", "did you mean 'lab-fmc-01'")
+    assert_one_line_error(result, "unknown FMC 'lab-fmc-1'", "did you mean 'lab-fmc-01'")
 
 
 @pytest.mark.parametrize(
@@ -135,7 +101,7 @@ async def test_bad_config_is_one_line_and_exit_3(tmp_path: Path, text: str, frag
     path = tmp_path / "fmccert.yaml"
     path.write_text(text, encoding="utf-8")
     result = await fmccert("scan", "--config", str(path))
-    _assert_one_line_error(result, fragment)
+    assert_one_line_error(result, fragment)
 
 
 async def test_usage_errors_exit_3() -> None:
@@ -157,7 +123,7 @@ async def test_trust_adds_an_unknown_key_and_then_check_works(
     assert json.loads(before.stdout)[0]["error"]["kind"] == "host_key"
 
     refused = await fmccert("trust", "--config", str(path), host.name)
-    _assert_one_line_error(refused, "--yes")
+    assert_one_line_error(refused, "--yes")
     added = await fmccert("trust", "--config", str(path), host.name, "--yes")
     assert added.status == 0, added
     assert "SHA256:" in added.stdout
@@ -215,7 +181,7 @@ async def test_lab_write_config_then_scan_in_one_step(tmp_path: Path) -> None:
 async def test_lab_rejects_unknown_scenario() -> None:
     """An unknown lab scenario is a one-line error listing what exists."""
     result = await fmccert("lab", "--scenario", "no-such-scenario")
-    _assert_one_line_error(result, "no-such-scenario")
+    assert_one_line_error(result, "no-such-scenario")
 
 
 async def test_demo_scans_a_lab_fleet() -> None:

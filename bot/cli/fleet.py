@@ -1,0 +1,174 @@
+"""`fmccert check`, `scan` and `trust`: read the fleet, record it, pin host keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from bot.cli.common import (
+    check_names,
+    cli_actor,
+    closest,
+    load,
+    opened_store,
+    utc_now,
+    warn,
+)
+from bot.config import AppConfig, host_key_targets, read_config_model, resolve_config_path
+from bot.core.findings import Finding, exit_status
+from bot.errors import FmccertError, UsageError
+from bot.render import render_json, render_summary, render_table
+from bot.scanning import ProgressListener, ScanReport, scan_fleet
+
+
+def _progress_printer(stream: TextIO) -> ProgressListener:
+    def show(done: int, total: int, finding: Finding) -> None:
+        stream.write(f"\rchecked {done}/{total} (last: {finding.name} {finding.status.value})")
+        stream.write("\x1b[K" if done < total else "\x1b[K\n")
+        stream.flush()
+
+    return show
+
+
+async def run_scan(config: AppConfig, names: Sequence[str], tag: str | None) -> ScanReport:
+    """Probe the selected FMCs with the real SSH probe."""
+    from bot.fmc.probe import probe_fmc
+
+    entries = config.select(names, tag)
+    if not entries:
+        raise UsageError(f"no FMC has the tag {tag!r}" if tag else "the config lists no FMC")
+    show = _progress_printer(sys.stderr) if sys.stderr.isatty() and len(entries) > 1 else None
+    return await scan_fleet(
+        entries,
+        probe_fmc,
+        timeouts=config.timeouts,
+        thresholds=config.thresholds,
+        concurrency=config.concurrency,
+        clock=utc_now,
+        on_progress=show,
+    )
+
+
+async def record_scan(config: AppConfig, report: ScanReport, *, kind: str, tag: str | None) -> None:
+    """Store every finding and one audit entry; a storage failure warns, never loses output."""
+    scan_id = uuid.uuid4().hex[:12]
+    counts = Counter(finding.status.value for finding in report.findings)
+    try:
+        async with opened_store(config) as store:
+            await store.record_findings(report.findings, scan_id=scan_id)
+            await store.audit(
+                actor=cli_actor(),
+                action=kind,
+                fmc=report.findings[0].name if len(report.findings) == 1 else None,
+                detail={
+                    "scan_id": scan_id,
+                    "fmcs": [finding.name for finding in report.findings],
+                    "tag": tag,
+                    "counts": dict(counts),
+                    "seconds": round(report.duration_seconds, 3),
+                },
+                now=utc_now(),
+            )
+    except FmccertError as exc:
+        warn(f"results were not recorded: {exc}")
+
+
+def print_report(report: ScanReport, as_json: bool) -> None:
+    """The table (and a summary on stderr), or the JSON array."""
+    if as_json:
+        print(render_json(report.findings))
+        return
+    print(render_table(report.findings))
+    print(render_summary(report.findings, report.duration_seconds), file=sys.stderr)
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """`fmccert check NAME...`"""
+    config = load(args)
+    check_names(args.names, config)
+
+    async def work() -> ScanReport:
+        report = await run_scan(config, list(dict.fromkeys(args.names)), None)
+        await record_scan(config, report, kind="check", tag=None)
+        return report
+
+    report = asyncio.run(work())
+    print_report(report, args.json)
+    return exit_status(report.findings)
+
+
+def command_scan(args: argparse.Namespace) -> int:
+    """`fmccert scan [--tag TAG]`"""
+    config = load(args)
+
+    async def work() -> ScanReport:
+        report = await run_scan(config, (), args.tag)
+        await record_scan(config, report, kind="scan", tag=args.tag)
+        return report
+
+    report = asyncio.run(work())
+    print_report(report, args.json)
+    return exit_status(report.findings)
+
+
+def command_trust(args: argparse.Namespace) -> int:
+    """`fmccert trust NAME`: show the host key, confirm, append it to known_hosts."""
+    from bot.fmc.known_hosts import append_known_host, fetch_host_key, host_key_state
+
+    path = resolve_config_path(args.config, os.environ)
+    model = read_config_model(path)
+    targets = host_key_targets(model, path)
+    if args.name not in targets:
+        raise UsageError(f"unknown FMC {args.name!r}{closest(args.name, list(targets))}")
+    target = targets[args.name]
+    info = asyncio.run(fetch_host_key(target.host, target.port, timeout=model.ssh.connect_timeout))
+    state = host_key_state(target.known_hosts, target.host, target.port, info)
+    print(f"{target.name} ({target.host}:{target.port}) presents a {info.key_type} key")
+    print(f"  fingerprint {info.fingerprint}")
+    if state == "trusted":
+        print(f"  already trusted in {target.known_hosts}")
+        return 0
+    if state == "changed":
+        print(
+            f"  WARNING: {target.known_hosts} holds a DIFFERENT key for this host. "
+            "If nobody reinstalled this FMC, this may be an attack."
+        )
+        if not args.replace:
+            raise UsageError("refusing to replace a changed host key without --replace")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not asking on a non-interactive input: pass --yes to confirm")
+        answer = input(f"Add this key to {target.known_hosts}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("not added")
+            return 1
+    append_known_host(target.known_hosts, info, replace=state == "changed")
+    print(f"  added to {target.known_hosts}")
+    _audit_trust(args, target.name, info.fingerprint, replaced=state == "changed")
+    return 0
+
+
+def _audit_trust(args: argparse.Namespace, name: str, fingerprint: str, *, replaced: bool) -> None:
+    # Trusting a key changes what fmccert will talk to: record it when a database is set up.
+    try:
+        config = load(args)
+    except FmccertError:
+        return  # trust needs no password; without a full config there is nothing to record
+    action = "trust.replaced" if replaced else "trust.added"
+    detail = {"fingerprint": fingerprint}
+
+    async def write() -> None:
+        async with opened_store(config) as store:
+            await store.audit(actor=cli_actor(), action=action, fmc=name, detail=detail,
+                              now=utc_now())  # fmt: skip
+
+    try:
+        asyncio.run(write())
+    except FmccertError as exc:
+        warn(f"the trust was not recorded: {exc}")

@@ -1,0 +1,232 @@
+"""`fmccert remediate` (the break-glass path, without Slack) and `fmccert history`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.cli.common import (
+    check_names,
+    cli_actor,
+    load,
+    opened_store,
+    process_owner,
+    run_until_signalled,
+    utc_now,
+)
+from bot.config import AppConfig
+from bot.errors import RemediationError, UsageError
+from bot.remediation.plan import render_plan
+from bot.remediation.service import (
+    ProgressEvent,
+    RemediationResult,
+    execute_remediation,
+    pid_alive,
+    prepare_remediation,
+    sweep_interrupted,
+)
+from bot.storage.records import AuditEntry, RemediationRun, RunStatus, Store
+
+# A run whose heartbeat is older than this is taken for dead even on another host.
+STALE_AFTER = timedelta(minutes=2)
+EXIT_BY_STATUS = {
+    RunStatus.RENEWED: 0,
+    RunStatus.NOT_RENEWED: 1,
+    RunStatus.FAILED: 2,
+    RunStatus.INTERRUPTED: 2,
+}
+SNORT_WARNING = (
+    "Installing a VDB can immediately restart Snort on the managed devices, "
+    "interrupting inspection."
+)
+
+
+async def sweep(store: Store) -> list[RemediationRun]:
+    """Mark remediations left "running" by a dead process as interrupted (start-up duty)."""
+    return await sweep_interrupted(
+        store,
+        now=utc_now(),
+        this_host=socket.gethostname(),
+        pid_alive=pid_alive,
+        stale_after=STALE_AFTER,
+    )
+
+
+def _print_progress(event: ProgressEvent) -> None:
+    clock = datetime.now().strftime("%H:%M:%S")
+    message = f" {event.message}" if event.message else ""
+    print(f"[{clock}] {event.step}: {event.state}{message}", flush=True)
+
+
+def _confirm(args: argparse.Namespace) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("not asking on a non-interactive input: pass --yes to run the plan")
+    warning = f"{SNORT_WARNING}\n" if args.action == "vdb-update" else ""
+    answer = input(f"{warning}Run this plan on {args.name} now? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not confirmed; nothing was changed")
+
+
+def _print_result(result: RemediationResult) -> None:
+    print(f"\n{result.fmc}: {result.status.value}: {result.summary}")
+    if result.failed_step and result.step_output:
+        print(f"output of {result.failed_step} (last lines, passwords removed):")
+        for line in result.step_output.strip().splitlines()[-15:]:
+            print(f"  | {line}")
+    for step in result.next_steps:
+        print(f"  next: {step}")
+    print(f"  record: fmccert history {result.fmc}")
+
+
+async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
+    entry = config.entry(args.name)
+    actor = cli_actor()
+    common: dict[str, Any] = {
+        "settings": config.remediation,
+        "timeouts": config.timeouts,
+        "thresholds": config.thresholds,
+        "clock": utc_now,
+    }
+    if args.dry_run:  # reads the FMC, writes nothing anywhere
+        prepared = await prepare_remediation(entry.target, args.action, **common)
+        print(render_plan(prepared.plan))
+        print("\ndry run: nothing was run or changed")
+        return 0
+    async with opened_store(config) as store:
+        await sweep(store)
+        try:
+            prepared = await prepare_remediation(entry.target, args.action, **common)
+        except RemediationError as exc:
+            await store.audit(
+                actor=actor,
+                action="remediation.refused",
+                fmc=args.name,
+                detail={"action": args.action, "reason": str(exc)},
+                now=utc_now(),
+            )
+            raise
+        print(render_plan(prepared.plan))
+        _confirm(args)
+        result = await execute_remediation(
+            prepared,
+            entry.target,
+            store=store,
+            requested_by=actor,
+            approved_by=f"{actor} (break-glass)",
+            on_progress=_print_progress,
+            owner=process_owner(),
+            **common,
+        )
+    _print_result(result)
+    return EXIT_BY_STATUS[result.status]
+
+
+def command_remediate(args: argparse.Namespace) -> int:
+    """`fmccert remediate NAME --action ACTION [--dry-run] [--yes]`"""
+    config = load(args)
+    check_names([args.name], config)
+    return run_until_signalled(_remediate(args, config))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _run_json(run: RemediationRun, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "fmc": run.fmc,
+        "action": run.action,
+        "status": run.status.value,
+        "requested_by": run.requested_by,
+        "approved_by": run.approved_by,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "failed_step": run.failed_step,
+        "summary": run.summary,
+        "old_not_after": _iso(run.old_not_after),
+        "new_not_after": _iso(run.new_not_after),
+        "steps": steps,
+    }
+
+
+def _audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": _iso(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "fmc": entry.fmc,
+        "detail": dict(entry.detail),
+    }
+
+
+def _describe(detail: dict[str, Any]) -> str:
+    parts = []
+    for key, value in detail.items():
+        if value in (None, [], {}):
+            continue
+        if isinstance(value, list) and len(value) > 4:
+            value = f"[{len(value)} items]"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+async def _history(args: argparse.Namespace, config: AppConfig) -> dict[str, Any]:
+    async with opened_store(config) as store:
+        await sweep(store)
+        runs = await store.runs(args.name, limit=args.limit)
+        remediations = []
+        for run in runs:
+            steps = [
+                {
+                    "seq": step.seq,
+                    "name": step.name,
+                    "status": step.status.value,
+                    "started_at": _iso(step.started_at),
+                    "finished_at": _iso(step.finished_at),
+                    "output": step.output,
+                }
+                for step in await store.steps(run.id)
+            ]
+            remediations.append(_run_json(run, steps))
+        audit = [_audit_json(entry) for entry in await store.audit_log(args.name, args.limit)]
+    return {"remediations": remediations, "audit": audit}
+
+
+def command_history(args: argparse.Namespace) -> int:
+    """`fmccert history [NAME] [--json]`: remediation runs and the audit log, newest first."""
+    config = load(args)
+    if args.name:
+        check_names([args.name], config)
+    record = run_until_signalled(_history(args, config))
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    print("Remediations")
+    if not record["remediations"]:
+        print("  none")
+    for run in record["remediations"]:
+        print(
+            f"  #{run['id']} {run['started_at']} {run['fmc']} {run['action']} {run['status']}"
+            f" (requested by {run['requested_by']})"
+        )
+        if run["summary"]:
+            print(f"      {run['summary']}")
+        for step in run["steps"]:
+            print(f"      {step['seq']:>2}. {step['name']}: {step['status']}")
+    print("\nAudit log")
+    if not record["audit"]:
+        print("  none")
+    for entry in record["audit"]:
+        fmc = f" {entry['fmc']}" if entry["fmc"] else ""
+        print(
+            f"  {entry['at']} {entry['actor']} {entry['action']}{fmc} {_describe(entry['detail'])}"
+        )
+    return 0

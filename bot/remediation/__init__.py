@@ -1,0 +1,1 @@
+"""Remediation: plans (pure data), the runner that executes them over SSH, the service."""

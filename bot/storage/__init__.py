@@ -1,0 +1,1 @@
+"""Durable record: probe results, remediation runs and steps, the append-only audit log."""

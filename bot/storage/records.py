@@ -1,0 +1,147 @@
+"""Plain records the storage layer returns, and the Store port services depend on."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.core.findings import Finding
+
+
+class RunStatus(enum.StrEnum):
+    """Life of a remediation run; only RUNNING holds the per-FMC lock."""
+
+    RUNNING = "running"
+    RENEWED = "renewed"  # fix ran and the certificate read back is newer
+    NOT_RENEWED = "not_renewed"  # fix ran (e.g. VDB installed) but the certificate did not change
+    FAILED = "failed"  # a step failed; see failed_step
+    INTERRUPTED = "interrupted"  # the process died or was stopped mid-run
+
+
+class StepStatus(enum.StrEnum):
+    """Outcome of one plan step."""
+
+    RUNNING = "running"
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RemediationRun:
+    """One remediation attempt of one FMC."""
+
+    id: int
+    fmc: str
+    action: str
+    status: RunStatus
+    requested_by: str
+    approved_by: str | None
+    owner: str  # "host:pid" of the process running it
+    started_at: datetime
+    heartbeat_at: datetime
+    finished_at: datetime | None
+    failed_step: str | None
+    summary: str | None  # the plain-language result
+    old_not_after: datetime | None
+    new_not_after: datetime | None
+    plan: Mapping[str, Any]  # the plan as data (what was to run)
+
+
+@dataclass(frozen=True, slots=True)
+class RemediationStep:
+    """One executed step of a run, with its redacted output."""
+
+    run_id: int
+    seq: int
+    name: str
+    status: StepStatus
+    started_at: datetime
+    finished_at: datetime | None
+    output: str  # redacted; never holds a password
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One append-only audit record: who did what to which FMC, when."""
+
+    id: int
+    at: datetime
+    actor: str  # "cli:alice", later "slack:U0123"
+    action: str  # e.g. "scan", "remediation.requested", "remediation.finished", "trust"
+    fmc: str | None
+    detail: Mapping[str, Any]  # JSON-safe; never secrets
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A probe result as stored: the contract's JSON object plus its scan id."""
+
+    id: int
+    fmc: str
+    checked_at: datetime
+    status: str
+    scan_id: str | None
+    data: Mapping[str, Any]  # finding_to_json(finding)
+
+
+class Store(Protocol):
+    """The storage port. SQLAlchemy (SQLite/PostgreSQL) is the real one."""
+
+    async def close(self) -> None: ...
+
+    # probe results
+    async def record_findings(
+        self, findings: Sequence[Finding], *, scan_id: str | None
+    ) -> None: ...
+    async def findings(self, fmc: str | None = None, limit: int = 100) -> list[StoredFinding]: ...
+    async def latest_findings(self) -> list[StoredFinding]: ...
+
+    # remediation runs; begin raises RemediationBusyError while another run of fmc is RUNNING
+    async def begin_run(
+        self,
+        *,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        approved_by: str | None,
+        owner: str,
+        plan: Mapping[str, Any],
+        now: datetime,
+    ) -> RemediationRun: ...
+    async def heartbeat(self, run_id: int, now: datetime) -> None: ...
+    async def record_step(
+        self,
+        run_id: int,
+        *,
+        seq: int,
+        name: str,
+        status: StepStatus,
+        started_at: datetime,
+        finished_at: datetime | None,
+        output: str,
+    ) -> None: ...  # insert or update (run_id, seq)
+    async def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: RunStatus,
+        now: datetime,
+        summary: str,
+        failed_step: str | None = None,
+        old_not_after: datetime | None = None,
+        new_not_after: datetime | None = None,
+    ) -> RemediationRun: ...
+    async def running_runs(self) -> list[RemediationRun]: ...
+    async def runs(self, fmc: str | None = None, limit: int = 50) -> list[RemediationRun]: ...
+    async def run(self, run_id: int) -> RemediationRun | None: ...
+    async def steps(self, run_id: int) -> list[RemediationStep]: ...
+
+    # audit log: append-only (no update or delete exists, and the database refuses them)
+    async def audit(
+        self, *, actor: str, action: str, fmc: str | None, detail: Mapping[str, Any], now: datetime
+    ) -> AuditEntry: ...
+    async def audit_log(self, fmc: str | None = None, limit: int = 200) -> list[AuditEntry]: ...

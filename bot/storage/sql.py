@@ -1,0 +1,637 @@
+"""The real Store: SQLAlchemy on SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+``open_store`` creates or migrates the schema to the newest Alembic revision shipped in
+``bot/storage/migrations`` before returning. Every database failure leaves this module as
+a one-line :class:`~bot.errors.StorageError` that never shows the URL's password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, event, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.core.findings import Finding, finding_to_json
+from bot.errors import RemediationBusyError, StorageError
+from bot.storage.records import (
+    AuditEntry,
+    RemediationRun,
+    RemediationStep,
+    RunStatus,
+    StepStatus,
+    StoredFinding,
+)
+from bot.storage.tables import (
+    RUNNING_LOCK_INDEX,
+    AuditRow,
+    ProbeResultRow,
+    RemediationRunRow,
+    RemediationStepRow,
+)
+
+MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S: Final = 10.0
+POSTGRES_CONNECT_TIMEOUT_S: Final = 10.0
+# Any constant works; it only has to be the same in every fmccert process.
+_MIGRATION_LOCK_KEY: Final = 0x666D_6363_6D69_6772  # "fmccmigr"
+_SECRET_KEYS: Final = frozenset(
+    {"password", "passwd", "secret", "token", "passphrase", "private_key", "api_key"}
+)
+_DRIVERS: Final = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (works on unparseable text too)."""
+    return re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
+
+
+async def open_store(url: str, *, base_dir: Path | None = None) -> SqlStore:
+    """Connect to ``url``, create or migrate the schema to head, and return the store."""
+    masked = mask_url(url)
+    parsed = _parse_url(url, masked, base_dir)
+    secret = parsed.password if isinstance(parsed.password, str) else None
+    engine = _create_engine(parsed)
+    try:
+        with _storage_errors(f"cannot open database {masked}", secret):
+            try:
+                if parsed.get_backend_name() == "sqlite" and parsed.database:
+                    await asyncio.to_thread(_enable_wal, parsed.database)
+                await _migrate(engine)
+            except TypeError as exc:
+                # asyncpg.connect() refusing an unknown URL query parameter.
+                raise StorageError(
+                    f"cannot open database {masked}: {_reason(exc, secret)}"
+                ) from exc
+    except BaseException:
+        await engine.dispose()
+        raise
+    return SqlStore(engine, masked_url=masked, secret=secret)
+
+
+def _parse_url(url: str, masked: str, base_dir: Path | None) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        # Only the scheme: an unparseable URL may hide a password where the mask cannot see.
+        scheme = url.split("://", 1)[0] if "://" in url else "?"
+        raise StorageError(f"invalid database URL (scheme {scheme!r})") from None
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise StorageError(
+            f"unsupported database URL {masked!r}: "
+            "use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db"
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver != "sqlite+aiosqlite":
+        return parsed
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise StorageError(f"SQLite URL {masked!r} must name a database file")
+    path = Path(database).expanduser()
+    if not path.is_absolute():
+        # Relative to the config file's folder, so the bot and the CLI find the same file.
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create folder {path.parent}: {exc.strerror}") from None
+    return parsed.set(database=str(path))
+
+
+def _create_engine(url: URL) -> AsyncEngine:
+    if url.get_backend_name() == "postgresql":
+        # asyncpg waits 60 s by default; an unreachable database should fail sooner.
+        timeout = url.query.get("timeout", str(POSTGRES_CONNECT_TIMEOUT_S))
+        try:
+            # URL query values are strings; asyncpg needs a number (connect_args win).
+            connect_args: dict[str, Any] = {"timeout": float(str(timeout))}
+        except ValueError:
+            raise StorageError(f"invalid timeout {timeout!r} in the database URL") from None
+        return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below), so the driver must not.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        # Take the write lock up front: a deferred transaction that later writes can fail
+        # with SQLITE_BUSY at once instead of waiting, and migrations must be atomic.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _enable_wal(path: str) -> None:
+    """Put the SQLite file in WAL mode (persistent), so readers and a writer coexist."""
+    # Done once before the pool exists: switching modes needs an exclusive lock, and SQLite
+    # answers "database is locked" at once (no busy wait) while another opener migrates.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            with closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)) as conn:
+                mode = str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    if mode.lower() != "wal":
+        raise StorageError(f"SQLite file {path} cannot use WAL journal mode (it stays {mode})")
+
+
+async def _migrate(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two processes opening a fresh database at once: the second waits, then sees head.
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _migration_key()}
+            )
+        await conn.run_sync(_upgrade_to_head)
+
+
+def _migration_key() -> int:
+    # pg_advisory_xact_lock takes a signed bigint.
+    return (
+        _MIGRATION_LOCK_KEY - (1 << 64) if _MIGRATION_LOCK_KEY >= 1 << 63 else _MIGRATION_LOCK_KEY
+    )
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for the shipped migrations, without any alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    try:
+        command.upgrade(alembic_config(connection), "head")
+    except CommandError as exc:
+        if "Can't locate revision" in str(exc):
+            # Never guess at a schema we do not know: an older fmccert must not write to it.
+            raise CommandError(f"{exc} (the database was migrated by a newer fmccert)") from exc
+        raise
+
+
+@contextmanager
+def _storage_errors(doing: str, secret: str | None) -> Iterator[None]:
+    """Turn driver, SQLAlchemy and Alembic failures into a one-line StorageError."""
+    try:
+        yield
+    except (
+        SQLAlchemyError,
+        CommandError,
+        OSError,
+        sqlite3.Error,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    ) as exc:
+        raise StorageError(f"{doing}: {_reason(exc, secret)}") from exc
+
+
+def _reason(exc: BaseException, secret: str | None) -> str:
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig  # the driver's words, without SQLAlchemy's [SQL: ...] block
+    text_ = str(cause).strip() or type(cause).__name__
+    line = text_.splitlines()[0].split(" [SQL:")[0].strip()
+    if secret:
+        line = line.replace(secret, "***")
+    return line[:300]
+
+
+def _refuse_secret_keys(data: Any, where: str) -> None:
+    """Guard: callers redact, but a mapping key that names a secret is a bug to catch."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if isinstance(key, str) and key.lower() in _SECRET_KEYS:
+                raise ValueError(f"{where} has a {key!r} key; secrets are never stored")
+            _refuse_secret_keys(value, where)
+    elif isinstance(data, list | tuple):
+        for item in data:
+            _refuse_secret_keys(item, where)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _to_run(row: RemediationRunRow) -> RemediationRun:
+    return RemediationRun(
+        id=row.id,
+        fmc=row.fmc,
+        action=row.action,
+        status=RunStatus(row.status),
+        requested_by=row.requested_by,
+        approved_by=row.approved_by,
+        owner=row.owner,
+        started_at=row.started_at,
+        heartbeat_at=row.heartbeat_at,
+        finished_at=row.finished_at,
+        failed_step=row.failed_step,
+        summary=row.summary,
+        old_not_after=row.old_not_after,
+        new_not_after=row.new_not_after,
+        plan=row.plan,
+    )
+
+
+def _to_step(row: RemediationStepRow) -> RemediationStep:
+    return RemediationStep(
+        run_id=row.run_id,
+        seq=row.seq,
+        name=row.name,
+        status=StepStatus(row.status),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        output=row.output,
+    )
+
+
+def _to_audit(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id, at=row.at, actor=row.actor, action=row.action, fmc=row.fmc, detail=row.detail
+    )
+
+
+def _to_finding(row: ProbeResultRow) -> StoredFinding:
+    return StoredFinding(
+        id=row.id,
+        fmc=row.fmc,
+        checked_at=row.checked_at,
+        status=row.status,
+        scan_id=row.scan_id,
+        data=row.data,
+    )
+
+
+def _is_lock_conflict(exc: BaseException | None) -> bool:
+    """Whether an insert was refused by the per-FMC lock index (not another constraint)."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    words = str(exc.orig)
+    # PostgreSQL names the index; SQLite names the indexed column.
+    return RUNNING_LOCK_INDEX in words or "remediation_runs.fmc" in words
+
+
+def describe_holder(run: RemediationRun) -> str:
+    """Who holds an FMC's lock, for people: requester, approver and owning process."""
+    approved = f", approved by {run.approved_by}" if run.approved_by else ""
+    return f"{run.requested_by}{approved}, running on {run.owner}"
+
+
+def busy_error(run: RemediationRun) -> RemediationBusyError:
+    """The error for a begin_run refused because ``run`` holds the FMC's lock."""
+    approved = f", approved by {run.approved_by}" if run.approved_by else ""
+    message = (
+        f"{run.fmc} is already being remediated (run {run.id}, {run.action} requested by "
+        f"{run.requested_by}{approved}, running on {run.owner} since {_iso(run.started_at)})"
+    )
+    return RemediationBusyError(message, fmc=run.fmc, holder=describe_holder(run), run_id=run.id)
+
+
+class SqlStore:
+    """The Store port on SQLAlchemy; made by :func:`open_store`, closed with :meth:`close`."""
+
+    def __init__(self, engine: AsyncEngine, *, masked_url: str, secret: str | None) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._secret = secret
+        self.url = masked_url  # safe to show: the password is masked
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying engine (for tests and maintenance scripts)."""
+        return self._engine
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return _storage_errors(f"{doing} failed ({self.url})", self._secret)
+
+    # probe results
+
+    async def record_findings(self, findings: Sequence[Finding], *, scan_id: str | None) -> None:
+        """Store one row per finding, with its JSON object."""
+        if not findings:
+            return
+        rows = [
+            ProbeResultRow(
+                fmc=finding.name,
+                host=finding.host,
+                checked_at=finding.checked_at,
+                status=finding.status.value,
+                action=finding.action.value,
+                days_left=finding.days_left,
+                not_after=(
+                    finding.facts.certificate.not_after if finding.facts.certificate else None
+                ),
+                error_kind=finding.error.kind if finding.error else None,
+                scan_id=scan_id,
+                data=finding_to_json(finding),
+            )
+            for finding in findings
+        ]
+        with self._errors("recording findings"):
+            async with self._sessions() as session, session.begin():
+                session.add_all(rows)
+
+    async def findings(self, fmc: str | None = None, limit: int = 100) -> list[StoredFinding]:
+        """Stored findings, newest first, optionally of one FMC."""
+        stmt = select(ProbeResultRow)
+        if fmc is not None:
+            stmt = stmt.where(ProbeResultRow.fmc == fmc)
+        stmt = stmt.order_by(ProbeResultRow.checked_at.desc(), ProbeResultRow.id.desc()).limit(
+            limit
+        )
+        with self._errors("reading findings"):
+            async with self._sessions() as session:
+                return [_to_finding(row) for row in await session.scalars(stmt)]
+
+    async def latest_findings(self) -> list[StoredFinding]:
+        """The newest finding of each FMC, ordered by FMC name."""
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=ProbeResultRow.fmc,
+                order_by=(ProbeResultRow.checked_at.desc(), ProbeResultRow.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(ProbeResultRow.id, rank).subquery()
+        stmt = (
+            select(ProbeResultRow)
+            .join(ranked, ranked.c.id == ProbeResultRow.id)
+            .where(ranked.c.rank == 1)
+            .order_by(ProbeResultRow.fmc)
+        )
+        with self._errors("reading latest findings"):
+            async with self._sessions() as session:
+                return [_to_finding(row) for row in await session.scalars(stmt)]
+
+    # remediation runs
+
+    async def begin_run(
+        self,
+        *,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        approved_by: str | None,
+        owner: str,
+        plan: Mapping[str, Any],
+        now: datetime,
+    ) -> RemediationRun:
+        """Insert a RUNNING run; the database refuses it while another run of fmc runs."""
+        _refuse_secret_keys(plan, "plan")
+        # A holder can finish between our refused insert and the look-up: then try again.
+        for _ in range(3):
+            row = RemediationRunRow(
+                fmc=fmc,
+                action=action,
+                status=RunStatus.RUNNING.value,
+                requested_by=requested_by,
+                approved_by=approved_by,
+                owner=owner,
+                started_at=now,
+                heartbeat_at=now,
+                plan=dict(plan),
+            )
+            try:
+                with self._errors(f"starting a run of {fmc}"):
+                    async with self._sessions() as session, session.begin():
+                        session.add(row)
+                        await session.flush()
+                        await session.refresh(row)
+                return _to_run(row)
+            except StorageError as exc:
+                if not _is_lock_conflict(exc.__cause__):
+                    raise
+            holder = await self._running_run(fmc)
+            if holder is not None:
+                raise busy_error(holder)
+        raise StorageError(f"starting a run of {fmc} failed: the lock kept changing hands")
+
+    async def _running_run(self, fmc: str) -> RemediationRun | None:
+        stmt = select(RemediationRunRow).where(
+            RemediationRunRow.fmc == fmc, RemediationRunRow.status == RunStatus.RUNNING.value
+        )
+        with self._errors(f"reading the running run of {fmc}"):
+            async with self._sessions() as session:
+                row = (await session.scalars(stmt)).first()
+        return _to_run(row) if row is not None else None
+
+    async def heartbeat(self, run_id: int, now: datetime) -> None:
+        """Mark a running run as alive at ``now``; a no-op once it has finished."""
+        stmt = (
+            update(RemediationRunRow)
+            .where(
+                RemediationRunRow.id == run_id,
+                RemediationRunRow.status == RunStatus.RUNNING.value,
+            )
+            .values(heartbeat_at=now)
+        )
+        with self._errors(f"heartbeat of run {run_id}"):
+            async with self._sessions() as session, session.begin():
+                await session.execute(stmt)
+
+    async def record_step(
+        self,
+        run_id: int,
+        *,
+        seq: int,
+        name: str,
+        status: StepStatus,
+        started_at: datetime,
+        finished_at: datetime | None,
+        output: str,
+    ) -> None:
+        """Insert step ``seq`` of a run, or update it if it is already there."""
+        values = {
+            "run_id": run_id,
+            "seq": seq,
+            "name": name,
+            "status": StepStatus(status).value,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "output": output,
+        }
+        changing = ("name", "status", "started_at", "finished_at", "output")
+        with self._errors(f"recording step {seq} of run {run_id}"):
+            async with self._sessions() as session, session.begin():
+                if self._engine.dialect.name == "postgresql":
+                    pg = postgresql_insert(RemediationStepRow).values(values)
+                    await session.execute(
+                        pg.on_conflict_do_update(
+                            index_elements=["run_id", "seq"],
+                            set_={key: pg.excluded[key] for key in changing},
+                        )
+                    )
+                else:
+                    lite = sqlite_insert(RemediationStepRow).values(values)
+                    await session.execute(
+                        lite.on_conflict_do_update(
+                            index_elements=["run_id", "seq"],
+                            set_={key: lite.excluded[key] for key in changing},
+                        )
+                    )
+
+    async def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: RunStatus,
+        now: datetime,
+        summary: str,
+        failed_step: str | None = None,
+        old_not_after: datetime | None = None,
+        new_not_after: datetime | None = None,
+    ) -> RemediationRun:
+        """Close a running run with its outcome; this releases the FMC's lock."""
+        status = RunStatus(status)
+        if status is RunStatus.RUNNING:
+            raise ValueError("finish_run needs a final status, not RUNNING")
+        stmt = (
+            update(RemediationRunRow)
+            .where(
+                RemediationRunRow.id == run_id,
+                RemediationRunRow.status == RunStatus.RUNNING.value,
+            )
+            .values(
+                status=status.value,
+                finished_at=now,
+                heartbeat_at=now,
+                summary=summary,
+                failed_step=failed_step,
+                old_not_after=old_not_after,
+                new_not_after=new_not_after,
+            )
+            .returning(RemediationRunRow)
+        )
+        with self._errors(f"finishing run {run_id}"):
+            async with self._sessions() as session, session.begin():
+                row = (await session.scalars(stmt)).first()
+        if row is not None:
+            return _to_run(row)
+        existing = await self.run(run_id)
+        if existing is None:
+            raise StorageError(f"finishing run {run_id} failed: no such run")
+        raise StorageError(
+            f"finishing run {run_id} failed: it already finished as {existing.status.value}"
+        )
+
+    async def running_runs(self) -> list[RemediationRun]:
+        """Every RUNNING run (at most one per FMC), oldest first."""
+        stmt = (
+            select(RemediationRunRow)
+            .where(RemediationRunRow.status == RunStatus.RUNNING.value)
+            .order_by(RemediationRunRow.started_at, RemediationRunRow.id)
+        )
+        with self._errors("reading running runs"):
+            async with self._sessions() as session:
+                return [_to_run(row) for row in await session.scalars(stmt)]
+
+    async def runs(self, fmc: str | None = None, limit: int = 50) -> list[RemediationRun]:
+        """Runs newest first, optionally of one FMC."""
+        stmt = select(RemediationRunRow)
+        if fmc is not None:
+            stmt = stmt.where(RemediationRunRow.fmc == fmc)
+        stmt = stmt.order_by(RemediationRunRow.started_at.desc(), RemediationRunRow.id.desc())
+        with self._errors("reading runs"):
+            async with self._sessions() as session:
+                return [_to_run(row) for row in await session.scalars(stmt.limit(limit))]
+
+    async def run(self, run_id: int) -> RemediationRun | None:
+        """One run by id, or None."""
+        with self._errors(f"reading run {run_id}"):
+            async with self._sessions() as session:
+                row = await session.get(RemediationRunRow, run_id)
+        return _to_run(row) if row is not None else None
+
+    async def steps(self, run_id: int) -> list[RemediationStep]:
+        """The steps of a run in plan order."""
+        stmt = (
+            select(RemediationStepRow)
+            .where(RemediationStepRow.run_id == run_id)
+            .order_by(RemediationStepRow.seq)
+        )
+        with self._errors(f"reading steps of run {run_id}"):
+            async with self._sessions() as session:
+                return [_to_step(row) for row in await session.scalars(stmt)]
+
+    # audit log
+
+    async def audit(
+        self, *, actor: str, action: str, fmc: str | None, detail: Mapping[str, Any], now: datetime
+    ) -> AuditEntry:
+        """Append one audit record and return it as stored."""
+        _refuse_secret_keys(detail, "audit detail")
+        row = AuditRow(at=now, actor=actor, action=action, fmc=fmc, detail=dict(detail))
+        with self._errors(f"writing audit record {action}"):
+            async with self._sessions() as session, session.begin():
+                session.add(row)
+                await session.flush()
+                await session.refresh(row)
+        return _to_audit(row)
+
+    async def audit_log(self, fmc: str | None = None, limit: int = 200) -> list[AuditEntry]:
+        """Audit records newest first, optionally of one FMC."""
+        stmt = select(AuditRow)
+        if fmc is not None:
+            stmt = stmt.where(AuditRow.fmc == fmc)
+        stmt = stmt.order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
+        with self._errors("reading the audit log"):
+            async with self._sessions() as session:
+                return [_to_audit(row) for row in await session.scalars(stmt)]

@@ -1,0 +1,142 @@
+"""The database tables, as SQLAlchemy ORM classes; the migrations create exactly these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, MetaData, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so later migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUNNING_LOCK_INDEX = "uq_remediation_runs_running_fmc"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite stores them naive, PostgreSQL as timestamptz."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; normalise to UTC (naive UTC for SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime whatever the backend handed back."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class ProbeResultRow(Base):
+    """One finding of one scan: the JSON object plus columns worth querying."""
+
+    __tablename__ = "probe_results"
+    __table_args__ = (
+        Index("ix_probe_results_fmc_checked_at", "fmc", "checked_at"),
+        Index("ix_probe_results_scan_id", "scan_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fmc: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    checked_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    days_left: Mapped[int | None]
+    not_after: Mapped[datetime | None]
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    scan_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+
+
+class RemediationRunRow(Base):
+    """One remediation attempt; the partial unique index is the per-FMC lock."""
+
+    __tablename__ = "remediation_runs"
+    __table_args__ = (
+        # At most one RUNNING run per FMC, enforced by the database across processes.
+        Index(
+            RUNNING_LOCK_INDEX,
+            "fmc",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+        Index("ix_remediation_runs_fmc_started_at", "fmc", "started_at"),
+        Index("ix_remediation_runs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fmc: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    approved_by: Mapped[str | None] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    failed_step: Mapped[str | None] = mapped_column(String(255))
+    summary: Mapped[str | None] = mapped_column(Text)
+    old_not_after: Mapped[datetime | None]
+    new_not_after: Mapped[datetime | None]
+    plan: Mapped[dict[str, Any]]
+
+
+class RemediationStepRow(Base):
+    """One executed step of a run; (run_id, seq) is the key."""
+
+    __tablename__ = "remediation_steps"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("remediation_runs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    output: Mapped[str] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """One audit record; triggers in the migration refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_fmc_at", "fmc", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    fmc: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]]

@@ -1,0 +1,197 @@
+"""Tests of opening a store: URLs, migrations to head, SQLite settings, and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+
+from bot.errors import StorageError
+from bot.storage.records import Store
+from bot.storage.sql import MIGRATIONS_DIR, SqlStore, alembic_config, mask_url, open_store
+from bot.storage.tables import Base
+from tests.storage.pg import postgres_url, skip_or_fail
+
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+TABLES = {"probe_results", "remediation_runs", "remediation_steps", "audit_log"}
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def test_open_creates_schema_and_records_version(db_url: str) -> None:
+    """Opening an empty database creates every table and records the head revision."""
+    store = await open_store(db_url)
+    try:
+        async with store.engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    finally:
+        await store.close()
+    assert tables >= TABLES | {"alembic_version"}
+    assert version == [(_head(),)]
+
+
+async def test_reopen_is_a_no_op_that_keeps_data(db_url: str) -> None:
+    """Opening an up-to-date database again changes nothing and keeps what was written."""
+    first = await open_store(db_url)
+    entry = await first.audit(actor="cli:alice", action="scan", fmc=None, detail={}, now=NOW)
+    await first.close()
+
+    second = await open_store(db_url)
+    try:
+        assert [e.id for e in await second.audit_log()] == [entry.id]
+        async with second.engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert version == [(_head(),)]
+    finally:
+        await second.close()
+
+
+async def test_two_processes_opening_an_empty_database_both_succeed(db_url: str) -> None:
+    """Concurrent first opens (bot and CLI starting together) migrate once, without errors."""
+    stores = await asyncio.gather(open_store(db_url), open_store(db_url), open_store(db_url))
+    try:
+        async with stores[0].engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert version == [(_head(),)]
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_database_from_a_newer_fmccert_is_refused(db_url: str) -> None:
+    """A schema revision this fmccert does not know is a StorageError, not a silent downgrade."""
+    store = await open_store(db_url)
+    async with store.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    await store.close()
+
+    with pytest.raises(StorageError, match="9999"):
+        await open_store(db_url)
+
+
+async def test_migrations_match_the_models(db_url: str) -> None:
+    """The migrated schema equals the ORM tables, so autogenerate would find nothing to do."""
+
+    def diff(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+
+    store = await open_store(db_url)
+    try:
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+    finally:
+        await store.close()
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    """The Alembic scripts live in bot/storage/migrations, where package-data installs them."""
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+
+
+async def test_sqlite_relative_path_is_under_base_dir_in_wal_mode(tmp_path: Path) -> None:
+    """A relative SQLite path is resolved against base_dir, folders are created, WAL is on."""
+    store = await open_store("sqlite+aiosqlite:///state/db/fmccert.db", base_dir=tmp_path)
+    try:
+        async with store.engine.connect() as conn:
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
+            foreign_keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one()
+            busy = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
+    finally:
+        await store.close()
+    assert (tmp_path / "state" / "db" / "fmccert.db").is_file()
+    assert (mode, foreign_keys, busy) == ("wal", 1, 10_000)
+
+
+async def test_sqlite_url_without_driver_is_accepted(tmp_path: Path) -> None:
+    """A plain sqlite:/// URL gets the async driver instead of an error."""
+    store = await open_store(f"sqlite:///{tmp_path / 'plain.db'}")
+    await store.close()
+    assert (tmp_path / "plain.db").is_file()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "definitely not a url",
+        "postgresql+asyncpg://fmccert:hunter2-secret",
+        "mysql+aiomysql://fmccert:hunter2-secret@127.0.0.1/fmccert",
+        "sqlite+aiosqlite://",
+        "postgresql+asyncpg://fmccert:hunter2-secret@127.0.0.1:{closed}/fmccert_test",
+        "postgresql+asyncpg://fmccert:hunter2-secret@127.0.0.1:{closed}/db?timeout=2",
+        "postgresql+asyncpg://fmccert:hunter2-secret@127.0.0.1:{closed}/db?timeout=soon",
+        "postgresql+asyncpg://fmccert:hunter2-secret@127.0.0.1:{closed}/db?no_such_option=1",
+    ],
+)
+async def test_bad_or_unreachable_url_is_a_one_line_storage_error(url: str) -> None:
+    """A malformed, unsupported or unreachable database is a one-line StorageError, no password."""
+    with pytest.raises(StorageError) as caught:
+        await open_store(url.format(closed=_closed_port()))
+    message = str(caught.value)
+    assert "hunter2-secret" not in message
+    assert "\n" not in message
+
+
+async def test_wrong_postgres_password_is_not_shown() -> None:
+    """A refused PostgreSQL login is a StorageError that does not repeat the password tried."""
+    url = postgres_url()
+    store = None
+    try:
+        store = await open_store(url)
+    except StorageError as exc:
+        skip_or_fail(f"PostgreSQL at {mask_url(url)} is unavailable: {exc}")
+    finally:
+        if store is not None:
+            await store.close()
+    head, _, rest = url.partition("://")
+    user = rest.split(":", 1)[0]
+    host = rest.split("@", 1)[1]
+    with pytest.raises(StorageError) as caught:
+        await open_store(f"{head}://{user}:Wr0ng-pa55word@{host}")
+    assert "Wr0ng-pa55word" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+async def test_unwritable_sqlite_folder_is_a_storage_error(tmp_path: Path) -> None:
+    """A SQLite path whose folder cannot be created is a StorageError, not an OSError."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match="cannot create folder"):
+        await open_store(f"sqlite+aiosqlite:///{blocker}/sub/fmccert.db")
+
+
+def test_mask_url_hides_the_password() -> None:
+    """mask_url replaces the password, even when it contains an @ or is in garbage."""
+    assert mask_url("postgresql+asyncpg://u:p@ss@h:5432/d") == "postgresql+asyncpg://u:***@h:5432/d"
+    assert mask_url("sqlite+aiosqlite:///rel.db") == "sqlite+aiosqlite:///rel.db"
+    assert mask_url("x://u:secret@") == "x://u:***@"
+
+
+def _as_store_port(store: SqlStore) -> Store:
+    return store  # mypy proves SqlStore satisfies the Store protocol here
+
+
+async def test_sql_store_is_a_store(tmp_path: Path) -> None:
+    """SqlStore implements the Store port that services depend on."""
+    store = _as_store_port(await open_store(f"sqlite+aiosqlite:///{tmp_path / 'port.db'}"))
+    await store.close()
