@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.lab.process import spawn_lab
+
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_COMMANDS = (
     "cat /etc/sf/ims.conf",
@@ -117,26 +119,6 @@ def measure(mode: str, config_path: Path) -> dict[str, Any]:
     return result
 
 
-def _start_lab(count: int, delay: float, config_path: Path) -> subprocess.Popen[str]:
-    lab = subprocess.Popen(
-        [
-            sys.executable, "-m", "bot", "lab", "--count", str(count),
-            "--scenario", "affected-760-warning", "--command-delay", str(delay),
-            "--write-config", str(config_path),
-        ],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert lab.stdout is not None
-    deadline = time.monotonic() + 120
-    for line in lab.stdout:
-        if "lab FMCs running" in line:
-            return lab
-        if time.monotonic() > deadline:
-            break
-    lab.kill()
-    raise SystemExit("the lab did not start")
-
-
 def main() -> None:
     """Parse arguments, start the lab, run both modes, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -152,7 +134,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fmccert-bench-") as folder:
         config_path = Path(folder) / "fmccert.yaml"
-        lab = _start_lab(args.count, args.delay, config_path)
+        lab = spawn_lab(
+            args.count, config_path, scenarios=["affected-760-warning"], command_delay=args.delay
+        )
         try:
             text = config_path.read_text(encoding="utf-8")
             text = text.replace("concurrency: 50", f"concurrency: {args.concurrency}")

@@ -18,6 +18,7 @@ that escapes is a bug and is reported as such, with a traceback in the log only:
     ├── RemediationError         a fix cannot be planned or started
     │   └── RemediationBusyError another remediation of the same FMC holds the lock
     ├── StorageError             the database cannot be opened, migrated or written
+    ├── SlackError               Slack's Web API refused or failed a call
     └── LabError                 the emulated FMC lab could not start
 """
 
@@ -58,6 +59,10 @@ class RemediationBusyError(RemediationError):
 
 class StorageError(FmccertError):
     """The database cannot be opened, migrated or written."""
+
+
+class SlackError(FmccertError):
+    """Slack's Web API refused or failed a call (after the client's own retries)."""
 
 
 class ProbeError(FmccertError):

@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="print JSON")
     history.add_argument("--limit", type=int, default=50, help="entries of each kind")
 
+    run = commands.add_parser("run", parents=[common], help="the Slack bot")
+    run.add_argument("--host", default="127.0.0.1", help="HTTP address (0.0.0.0 for all)")
+    run.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+
     trust = commands.add_parser(
         "trust", parents=[common], help="show an FMC's host key and add it to known_hosts"
     )
@@ -116,6 +120,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     from bot.cli.fleet import command_check, command_scan, command_trust
     from bot.cli.lab import command_demo, command_lab
     from bot.cli.remediate import command_history, command_remediate
+    from bot.cli.run import command_run
 
     return {
         "check": command_check,
@@ -123,6 +128,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "trust": command_trust,
         "remediate": command_remediate,
         "history": command_history,
+        "run": command_run,
         "lab": command_lab,
         "demo": command_demo,
     }

@@ -9,7 +9,6 @@ import difflib
 import getpass
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime
@@ -33,11 +32,6 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no passwd entry (some containers)
         return f"cli:uid{os.getuid()}"
-
-
-def process_owner() -> str:
-    """``host:pid`` of this process: who holds a remediation lock."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def load(args: argparse.Namespace) -> AppConfig:

@@ -6,8 +6,6 @@ import argparse
 import asyncio
 import os
 import sys
-import uuid
-from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -57,26 +55,18 @@ async def run_scan(config: AppConfig, names: Sequence[str], tag: str | None) -> 
 
 async def record_scan(config: AppConfig, report: ScanReport, *, kind: str, tag: str | None) -> None:
     """Store every finding and one audit entry; a storage failure warns, never loses output."""
-    scan_id = uuid.uuid4().hex[:12]
-    counts = Counter(finding.status.value for finding in report.findings)
+    from bot.operations import Operations
+
     try:
         async with opened_store(config) as store:
-            await store.record_findings(report.findings, scan_id=scan_id)
-            await store.audit(
-                actor=cli_actor(),
-                action=kind,
-                fmc=report.findings[0].name if len(report.findings) == 1 else None,
-                detail={
-                    "scan_id": scan_id,
-                    "fmcs": [finding.name for finding in report.findings],
-                    "tag": tag,
-                    "counts": dict(counts),
-                    "seconds": round(report.duration_seconds, 3),
-                },
-                now=utc_now(),
+            scan_id = await Operations(config, store, clock=utc_now).record_scan(
+                report, actor=cli_actor(), kind=kind, tag=tag
             )
     except FmccertError as exc:
         warn(f"results were not recorded: {exc}")
+        return
+    if scan_id is None:
+        warn("results were not recorded (see the log)")
 
 
 def print_report(report: ScanReport, as_json: bool) -> None:

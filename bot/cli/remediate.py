@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.cli.common import (
@@ -14,25 +13,21 @@ from bot.cli.common import (
     cli_actor,
     load,
     opened_store,
-    process_owner,
     run_until_signalled,
     utc_now,
 )
 from bot.config import AppConfig
 from bot.errors import RemediationError, UsageError
+from bot.operations import Operations, process_owner
 from bot.remediation.plan import render_plan
 from bot.remediation.service import (
     ProgressEvent,
     RemediationResult,
     execute_remediation,
-    pid_alive,
     prepare_remediation,
-    sweep_interrupted,
 )
 from bot.storage.records import AuditEntry, RemediationRun, RunStatus, Store
 
-# A run whose heartbeat is older than this is taken for dead even on another host.
-STALE_AFTER = timedelta(minutes=2)
 EXIT_BY_STATUS = {
     RunStatus.RENEWED: 0,
     RunStatus.NOT_RENEWED: 1,
@@ -45,15 +40,9 @@ SNORT_WARNING = (
 )
 
 
-async def sweep(store: Store) -> list[RemediationRun]:
+async def sweep(config: AppConfig, store: Store) -> list[RemediationRun]:
     """Mark remediations left "running" by a dead process as interrupted (start-up duty)."""
-    return await sweep_interrupted(
-        store,
-        now=utc_now(),
-        this_host=socket.gethostname(),
-        pid_alive=pid_alive,
-        stale_after=STALE_AFTER,
-    )
+    return await Operations(config, store, clock=utc_now).sweep()
 
 
 def _print_progress(event: ProgressEvent) -> None:
@@ -99,7 +88,7 @@ async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
         print("\ndry run: nothing was run or changed")
         return 0
     async with opened_store(config) as store:
-        await sweep(store)
+        await sweep(config, store)
         try:
             prepared = await prepare_remediation(entry.target, args.action, **common)
         except RemediationError as exc:
@@ -180,7 +169,7 @@ def _describe(detail: dict[str, Any]) -> str:
 
 async def _history(args: argparse.Namespace, config: AppConfig) -> dict[str, Any]:
     async with opened_store(config) as store:
-        await sweep(store)
+        await sweep(config, store)
         runs = await store.runs(args.name, limit=args.limit)
         remediations = []
         for run in runs:

@@ -35,6 +35,7 @@ import yaml
 
 from bot.errors import LabError
 from bot.fmc.target import DEFAULT_CERT_PATH
+from bot.lab import editor_cache
 from bot.lab.appliance import build_shell_config, vdb_install_hook
 from bot.lab.packages import DEFAULT_PACKAGE_SIZE, vdb_package_name, write_vdb_package
 from bot.lab.scenarios import Scenario
@@ -447,6 +448,7 @@ async def start_lab(
 
     ``install_delay`` is how many seconds a VDB install takes on every host.
     """
+    editor_cache.install()  # hundreds of PTY sessions: share the editor's regex
     if not scenarios:
         raise LabError("the lab needs at least one scenario")
     if command_delay < 0:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.findings import Finding
 
 
@@ -139,6 +140,29 @@ class Store(Protocol):
     async def runs(self, fmc: str | None = None, limit: int = 50) -> list[RemediationRun]: ...
     async def run(self, run_id: int) -> RemediationRun | None: ...
     async def steps(self, run_id: int) -> list[RemediationStep]: ...
+
+    # approval requests (Slack buttons carry only the id; everything else is looked up here)
+    async def create_approval(
+        self,
+        *,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        now: datetime,
+        expires_at: datetime,
+        channel: str | None = None,
+    ) -> ApprovalRequest: ...
+    async def approval(self, approval_id: int) -> ApprovalRequest | None: ...
+    async def set_approval_message(
+        self, approval_id: int, *, channel: str, message_ts: str, thread_ts: str
+    ) -> None: ...
+    # Atomic: only a PENDING request changes; returns None when it was no longer pending
+    # (a double click or two approvers at once: exactly one caller gets the request back).
+    async def decide_approval(
+        self, approval_id: int, *, status: ApprovalStatus, by: str, now: datetime
+    ) -> ApprovalRequest | None: ...
+    async def attach_run(self, approval_id: int, run_id: int) -> None: ...
+    async def pending_approvals(self) -> list[ApprovalRequest]: ...
 
     # audit log: append-only (no update or delete exists, and the database refuses them)
     async def audit(

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.findings import Finding, finding_to_json
 from bot.errors import RemediationBusyError, StorageError
 from bot.storage.records import (
@@ -45,6 +46,7 @@ from bot.storage.records import (
 )
 from bot.storage.tables import (
     RUNNING_LOCK_INDEX,
+    ApprovalRequestRow,
     AuditRow,
     ProbeResultRow,
     RemediationRunRow,
@@ -301,6 +303,24 @@ def _to_finding(row: ProbeResultRow) -> StoredFinding:
         status=row.status,
         scan_id=row.scan_id,
         data=row.data,
+    )
+
+
+def _to_approval(row: ApprovalRequestRow) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row.id,
+        fmc=row.fmc,
+        action=row.action,
+        requested_by=row.requested_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        status=ApprovalStatus(row.status),
+        channel=row.channel,
+        message_ts=row.message_ts,
+        thread_ts=row.thread_ts,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        run_id=row.run_id,
     )
 
 
@@ -610,6 +630,111 @@ class SqlStore:
         with self._errors(f"reading steps of run {run_id}"):
             async with self._sessions() as session:
                 return [_to_step(row) for row in await session.scalars(stmt)]
+
+    # approval requests
+
+    async def create_approval(
+        self,
+        *,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        now: datetime,
+        expires_at: datetime,
+        channel: str | None = None,
+    ) -> ApprovalRequest:
+        """Insert a PENDING request and return it as stored."""
+        row = ApprovalRequestRow(
+            fmc=fmc,
+            action=action,
+            requested_by=requested_by,
+            created_at=now,
+            expires_at=expires_at,
+            status=ApprovalStatus.PENDING.value,
+            channel=channel,
+        )
+        with self._errors(f"creating an approval request for {fmc}"):
+            async with self._sessions() as session, session.begin():
+                session.add(row)
+                await session.flush()
+                await session.refresh(row)
+        return _to_approval(row)
+
+    async def approval(self, approval_id: int) -> ApprovalRequest | None:
+        """One approval request by id, or None."""
+        with self._errors(f"reading approval request {approval_id}"):
+            async with self._sessions() as session:
+                row = await session.get(ApprovalRequestRow, approval_id)
+        return _to_approval(row) if row is not None else None
+
+    async def set_approval_message(
+        self, approval_id: int, *, channel: str, message_ts: str, thread_ts: str
+    ) -> None:
+        """Remember the Slack message carrying the buttons and the thread for progress."""
+        await self._update_approval(
+            approval_id,
+            f"recording the message of approval request {approval_id}",
+            channel=channel,
+            message_ts=message_ts,
+            thread_ts=thread_ts,
+        )
+
+    async def decide_approval(
+        self, approval_id: int, *, status: ApprovalStatus, by: str, now: datetime
+    ) -> ApprovalRequest | None:
+        """Decide a PENDING request; None if it was no longer pending (or does not exist).
+
+        One compare-and-set UPDATE, so of any number of concurrent callers, in any process,
+        exactly one gets the request back: PostgreSQL re-checks ``status`` after waiting
+        for the row lock, and SQLite writers are serialised by ``BEGIN IMMEDIATE``.
+        """
+        status = ApprovalStatus(status)
+        if status is ApprovalStatus.PENDING:
+            raise ValueError("decide_approval needs a decision, not PENDING")
+        stmt = (
+            update(ApprovalRequestRow)
+            .where(
+                ApprovalRequestRow.id == approval_id,
+                ApprovalRequestRow.status == ApprovalStatus.PENDING.value,
+            )
+            .values(status=status.value, decided_by=by, decided_at=now)
+            .returning(ApprovalRequestRow)
+        )
+        with self._errors(f"deciding approval request {approval_id}"):
+            async with self._sessions() as session, session.begin():
+                row = (await session.scalars(stmt)).first()
+        return _to_approval(row) if row is not None else None
+
+    async def attach_run(self, approval_id: int, run_id: int) -> None:
+        """Link an approved request to the remediation run it started."""
+        await self._update_approval(
+            approval_id, f"attaching run {run_id} to approval request {approval_id}", run_id=run_id
+        )
+
+    async def _update_approval(self, approval_id: int, doing: str, **values: Any) -> None:
+        stmt = (
+            update(ApprovalRequestRow)
+            .where(ApprovalRequestRow.id == approval_id)
+            .values(**values)
+            .returning(ApprovalRequestRow.id)
+        )
+        with self._errors(doing):
+            async with self._sessions() as session, session.begin():
+                found = (await session.scalars(stmt)).first()
+        if found is None:
+            # A caller holding an id that was never stored is a bug worth hearing about.
+            raise StorageError(f"{doing} failed: no such approval request")
+
+    async def pending_approvals(self) -> list[ApprovalRequest]:
+        """Every PENDING request, oldest first (expired ones too, until marked EXPIRED)."""
+        stmt = (
+            select(ApprovalRequestRow)
+            .where(ApprovalRequestRow.status == ApprovalStatus.PENDING.value)
+            .order_by(ApprovalRequestRow.created_at, ApprovalRequestRow.id)
+        )
+        with self._errors("reading pending approval requests"):
+            async with self._sessions() as session:
+                return [_to_approval(row) for row in await session.scalars(stmt)]
 
     # audit log
 

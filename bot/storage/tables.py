@@ -5,9 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, MetaData, String, Text, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from bot.core.approval import ApprovalStatus
 
 # Stable constraint names, so later migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -140,3 +153,33 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     fmc: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]]
+
+
+class ApprovalRequestRow(Base):
+    """One request to run a fix, and its decision; Slack buttons carry only the id."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        CheckConstraint(
+            # Raw SQL cannot store a status the code does not know either.
+            "status IN (" + ", ".join(f"'{status.value}'" for status in ApprovalStatus) + ")",
+            name="status",
+        ),
+        # pending_approvals(): the few pending rows, oldest first, without a table scan.
+        Index("ix_approval_requests_status_created_at", "status", "created_at"),
+        Index("ix_approval_requests_fmc_created_at", "fmc", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fmc: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None]
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("remediation_runs.id"))

@@ -214,3 +214,20 @@ async def test_start_lab_rejects_bad_input() -> None:
         await start_lab(pick_scenarios(1), now=datetime.now(UTC), command_delay=-1)
     with pytest.raises(LabError, match="install delay"):
         await start_lab(pick_scenarios(1), now=datetime.now(UTC), install_delay=-1)
+
+
+def test_line_editor_regex_is_built_once_and_shared() -> None:
+    """The lab's editor cache gives every line editor the same compiled printable regex."""
+    from asyncssh.editor import SSHLineEditor
+
+    from bot.lab import editor_cache
+
+    editor_cache.install()
+    editor_cache.install()  # idempotent
+    first = SSHLineEditor.__new__(SSHLineEditor)
+    second = SSHLineEditor.__new__(SSHLineEditor)
+    for made in (first, second):
+        made._keymap = {"\r": None, "\x7f": None}
+        made._build_printable()
+    assert first._printable is second._printable
+    assert first._printable.fullmatch("abc xyz")

@@ -8,19 +8,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import CheckConstraint, Connection, insert, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.core.approval import ApprovalStatus
 from bot.errors import StorageError
 from bot.storage.records import Store
 from bot.storage.sql import MIGRATIONS_DIR, SqlStore, alembic_config, mask_url, open_store
-from bot.storage.tables import Base
+from bot.storage.tables import AuditRow, Base, RemediationRunRow
 from tests.storage.pg import postgres_url, skip_or_fail
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
-TABLES = {"probe_results", "remediation_runs", "remediation_steps", "audit_log"}
+TABLES = {
+    "probe_results",
+    "remediation_runs",
+    "remediation_steps",
+    "audit_log",
+    "approval_requests",
+}
 
 
 def _head() -> str:
@@ -87,10 +96,114 @@ async def test_migrations_match_the_models(db_url: str) -> None:
     def diff(conn: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
 
+    def check_names(conn: Connection) -> dict[str, set[str]]:
+        # Autogenerate ignores CHECK constraints, so compare their names here.
+        inspector = inspect(conn)
+        return {
+            table: {str(ck["name"]) for ck in inspector.get_check_constraints(table)}
+            for table in Base.metadata.tables
+        }
+
+    expected_checks = {
+        name: {str(c.name) for c in table.constraints if isinstance(c, CheckConstraint)}
+        for name, table in Base.metadata.tables.items()
+    }
     store = await open_store(db_url)
     try:
         async with store.engine.connect() as conn:
             assert await conn.run_sync(diff) == []
+            assert await conn.run_sync(check_names) == expected_checks
+    finally:
+        await store.close()
+    assert expected_checks["approval_requests"] == {"ck_approval_requests_status"}
+
+
+async def _upgrade_to(url: str, revision: str) -> None:
+    """Migrate ``url`` to exactly ``revision``, as an older fmccert would have left it."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+    finally:
+        await engine.dispose()
+
+
+async def test_0001_database_is_migrated_on_open_and_keeps_its_data(db_url: str) -> None:
+    """A database left at 0001 gains approval_requests on open, and its rows survive."""
+    await _upgrade_to(db_url, "0001")
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(AuditRow).values(
+                    at=NOW, actor="cli:alice", action="scan", fmc=None, detail={"n": 1}
+                )
+            )
+            run_id = (
+                await conn.execute(
+                    insert(RemediationRunRow)
+                    .values(
+                        fmc="fmc-east",
+                        action="vdb-update",
+                        status="renewed",
+                        requested_by="cli:alice",
+                        owner="bot-1:4242",
+                        started_at=NOW,
+                        heartbeat_at=NOW,
+                        plan={},
+                    )
+                    .returning(RemediationRunRow.id)
+                )
+            ).scalar_one()
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert "approval_requests" not in tables
+    finally:
+        await engine.dispose()
+
+    store = await open_store(db_url)
+    try:
+        async with store.engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert version == [(_head(),)]
+        assert _head() == "0002"
+        assert [(e.actor, dict(e.detail)) for e in await store.audit_log()] == [
+            ("cli:alice", {"n": 1})
+        ]
+        old_run = await store.run(run_id)
+        assert old_run is not None
+        assert old_run.fmc == "fmc-east"
+        request = await store.create_approval(
+            fmc="fmc-east",
+            action="vdb-update",
+            requested_by="U0ALICE",
+            now=NOW,
+            expires_at=NOW,
+        )
+        await store.attach_run(request.id, run_id)
+        stored = await store.approval(request.id)
+        assert stored is not None
+        assert (stored.status, stored.run_id) == (ApprovalStatus.PENDING, run_id)
+    finally:
+        await store.close()
+
+
+async def test_0002_downgrades_and_upgrades_again(db_url: str) -> None:
+    """Revision 0002's downgrade drops approval_requests cleanly, and opening restores it."""
+    await _upgrade_to(db_url, "0002")
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0001"))
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    finally:
+        await engine.dispose()
+    assert "approval_requests" not in tables
+    assert version == [("0001",)]
+
+    store = await open_store(db_url)
+    try:
+        assert await store.pending_approvals() == []
     finally:
         await store.close()
 
@@ -100,6 +213,7 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0002_approvals.py").is_file()
 
 
 async def test_sqlite_relative_path_is_under_base_dir_in_wal_mode(tmp_path: Path) -> None:

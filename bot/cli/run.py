@@ -1,0 +1,42 @@
+"""`fmccert run`: the Slack bot, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from bot.cli.common import load, opened_store, utc_now
+from bot.slack.env import read_slack_env
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP) and /healthz."""
+    from bot.slack.runtime import SlackBot
+
+    config = load(args)
+    env = read_slack_env(os.environ)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        stopped = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopped.set)
+        async with opened_store(config) as store:
+            bot = SlackBot(config, store, env, clock=utc_now, host=args.host, port=args.port)
+            try:
+                await bot.start()
+                mode = "Socket Mode" if env.socket_mode else "HTTP, POST /slack/events"
+                print(
+                    f"fmccert bot ready ({mode}); health: http://{args.host}:{bot.port}/healthz",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                await stopped.wait()
+            finally:
+                await bot.close()
+
+    asyncio.run(serve())
+    return 0

@@ -1,0 +1,103 @@
+"""Approval rules for fixes requested in Slack: who may approve or deny, and when.
+
+Pure: the caller passes the request as stored, the clicking user's id and user groups,
+and ``now``. Rules are re-checked on every click, because anyone who can see a message
+can click its buttons.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class ApprovalStatus(enum.StrEnum):
+    """Life of an approval request; only PENDING can be decided."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class Decision(enum.StrEnum):
+    """What a click asks for."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRules:
+    """The ``slack:`` section's access rules."""
+
+    approvers: frozenset[str] = frozenset()  # user ids
+    approver_groups: frozenset[str] = frozenset()  # user group ids
+    command_channels: frozenset[str] = frozenset()  # empty: any channel
+    two_person_rule: bool = True
+    ttl: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A request to run one fix on one FMC, waiting for (or past) a decision."""
+
+    id: int
+    fmc: str
+    action: str
+    requested_by: str  # a Slack user id, or "system:scan" for scheduled alerts
+    created_at: datetime
+    expires_at: datetime
+    status: ApprovalStatus
+    channel: str | None = None
+    message_ts: str | None = None  # the message that carries the buttons
+    thread_ts: str | None = None  # the thread progress and results go to
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    run_id: int | None = None  # the remediation run an approval started
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a click may proceed and, if not, a short reason to show the user."""
+
+    allowed: bool
+    reason: str
+
+
+def channel_allowed(channel: str | None, rules: ApprovalRules) -> bool:
+    """May /fmccert be used (and its buttons clicked) in this channel?"""
+    return not rules.command_channels or channel in rules.command_channels
+
+
+def is_approver(user: str, user_groups: frozenset[str], rules: ApprovalRules) -> bool:
+    """Is the user an approver by id or by membership of an approver group?"""
+    return user in rules.approvers or bool(user_groups & rules.approver_groups)
+
+
+def judge_click(
+    request: ApprovalRequest,
+    *,
+    user: str,
+    user_groups: frozenset[str],
+    channel: str | None,
+    decision: Decision,
+    rules: ApprovalRules,
+    now: datetime,
+) -> Verdict:
+    """May ``user`` approve or deny ``request`` now? Every rule, in the order users care."""
+    if request.status is not ApprovalStatus.PENDING:
+        who = f" by <@{request.decided_by}>" if request.decided_by else ""
+        return Verdict(False, f"This request was already {request.status.value}{who}.")
+    if now >= request.expires_at:
+        return Verdict(
+            False, "This request has expired; ask for a new one with /fmccert remediate."
+        )
+    if not channel_allowed(channel, rules):
+        return Verdict(False, "fmccert does not take decisions in this channel.")
+    if not is_approver(user, user_groups, rules):
+        return Verdict(False, "Only fmccert approvers may approve or deny fixes.")
+    if decision is Decision.APPROVE and rules.two_person_rule and user == request.requested_by:
+        return Verdict(False, "Two-person rule: whoever requested a fix may not approve it.")
+    return Verdict(True, "")

@@ -1,0 +1,864 @@
+"""Every Slack message fmccert sends, built by pure functions (no I/O, no clock).
+
+Blocks are built with ``slack_sdk.models.blocks`` and converted with ``to_dict()``, so
+Slack's documented limits are checked offline. Text that comes from an FMC or a user
+(names, error messages, command output) is escaped for mrkdwn (``& < >``) and cut to
+fit, so no message can exceed a limit, mention a channel or break its formatting.
+User data never goes into ``plain_text`` objects (headers, buttons): those carry only
+fmccert's own wording and numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.core.advisory import FIXED_VDB_BUILD, Action
+from bot.core.approval import ApprovalRequest, ApprovalStatus
+from bot.core.expiry import Status
+from bot.core.expiry import days_left as days_until
+from bot.core.findings import Finding
+from bot.remediation.plan import SNORT_NOTICE, Plan
+from bot.remediation.service import ProgressEvent, ProgressState, RemediationResult
+from bot.scanning import ScanReport
+from bot.slack.ids import (
+    APPROVE_ACTION,
+    DECIDED_BLOCK,
+    DECISION_BLOCK,
+    DENY_ACTION,
+    approval_value,
+)
+from bot.storage.records import AuditEntry, RemediationRun, RunStatus, StoredFinding
+
+# Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
+MAX_BLOCKS = 50
+SECTION_TEXT_LIMIT = 3000
+FIELD_TEXT_LIMIT = 2000
+MAX_FIELDS = 10
+HEADER_TEXT_LIMIT = 150
+BUTTON_TEXT_LIMIT = 75
+# Our own bounds: Slack cuts a message's ``text`` at 40,000 characters, but a fallback is
+# a notification line; context elements have no documented limit, so keep them modest.
+FALLBACK_TEXT_LIMIT = 3000
+CONTEXT_TEXT_LIMIT = 2000
+# Sections of the attention list: one in the parent keeps the channel readable; the
+# thread's continuation messages hold more each, far below the block limit.
+PARENT_LIST_SECTIONS = 1
+CONTINUATION_LIST_SECTIONS = 10
+# How much of one FMC's data a single line may show.
+NAME_LIMIT = 80
+DETAIL_LIMIT = 160
+MESSAGE_LIMIT = 500
+ELLIPSIS = "…"
+
+STATUS_EMOJI: Mapping[Status, str] = {
+    Status.OK: ":white_check_mark:",
+    Status.WARNING: ":warning:",
+    Status.CRITICAL: ":red_circle:",
+    Status.EXPIRED: ":x:",
+    Status.UNKNOWN: ":grey_question:",
+}
+# Worst first: expired, critical, could-not-check, warning, ok.
+_SEVERITY: Mapping[Status, int] = {
+    Status.EXPIRED: 0,
+    Status.CRITICAL: 1,
+    Status.UNKNOWN: 2,
+    Status.WARNING: 3,
+    Status.OK: 4,
+}
+_ATTENTION = frozenset({Status.WARNING, Status.CRITICAL, Status.EXPIRED, Status.UNKNOWN})
+_STATE_EMOJI: Mapping[str, str] = {
+    ProgressState.STARTED: ":hourglass_flowing_sand:",
+    ProgressState.WAITING: ":hourglass_flowing_sand:",
+    ProgressState.OK: ":white_check_mark:",
+    ProgressState.SKIPPED: ":fast_forward:",
+    ProgressState.FAILED: ":x:",
+}
+_RUN_EMOJI: Mapping[RunStatus, str] = {
+    RunStatus.RUNNING: ":gear:",
+    RunStatus.RENEWED: ":white_check_mark:",
+    RunStatus.NOT_RENEWED: ":warning:",
+    RunStatus.FAILED: ":x:",
+    RunStatus.INTERRUPTED: ":octagonal_sign:",
+}
+_ACTION_LABEL: Mapping[str, str] = {
+    Action.VDB_UPDATE: "VDB update",
+    Action.RESTART: "restart",
+    Action.UPGRADE: "upgrade",
+    Action.INVESTIGATE: "investigation",
+    Action.NONE: "no action",
+}
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}", re.ASCII)
+_SLACK_ACTOR = re.compile(r"slack:([UW][A-Z0-9]{1,20})", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Slack message: ``text`` is the notification fallback, ``blocks`` the layout."""
+
+    text: str
+    blocks: tuple[dict[str, Any], ...]
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """``text`` and ``blocks`` ready for ``chat.postMessage`` / ``chat.update``."""
+        return {"text": self.text, "blocks": list(self.blocks)}
+
+
+# ---------------------------------------------------------------- text helpers
+
+
+def escape(text: str) -> str:
+    """Text from an FMC or a user, safe in mrkdwn: ``&``, ``<`` and ``>`` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(mrkdwn: str, limit: int) -> str:
+    """Cut escaped mrkdwn to ``limit`` characters without splitting an entity or a token."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    cut = mrkdwn[: max(0, limit - len(ELLIPSIS))]
+    amp = cut.rfind("&")
+    if amp >= 0 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # half an entity (&am) would show as text
+    opening = cut.rfind("<")
+    if opening > cut.rfind(">"):
+        cut = cut[:opening]  # half a mention (<@U12) would show as text
+    return cut + ELLIPSIS
+
+
+def _text(raw: str, limit: int) -> str:
+    """User or FMC data, escaped and cut to ``limit`` escaped characters."""
+    # Cutting the raw text first keeps a 10 MB error message cheap to escape.
+    return _clip(escape(raw[: limit + 1]), limit)
+
+
+def _oneline(raw: str, limit: int) -> str:
+    """Like :func:`_text`, on one line (for list items)."""
+    return _text(" ".join(raw[: limit * 2].split()), limit)
+
+
+def _name(raw: str) -> str:
+    return _oneline(raw, NAME_LIMIT) or "(no name)"
+
+
+def _code_block(raw: str, limit: int) -> str:
+    """The tail of ``raw`` (where errors are) in a code block of at most ``limit`` chars."""
+    # A ``` inside the output would end the block early.
+    body = escape(raw[-(limit * 2) :].replace("```", "'''")).strip("\n")
+    budget = limit - len("```\n\n```") - len(ELLIPSIS) - 1
+    if len(body) > budget:
+        tail = body[-budget:]
+        newline = tail.find("\n")
+        if 0 <= newline < len(tail) - 1:
+            tail = tail[newline + 1 :]  # start at a line start
+        else:
+            semi = tail.find(";")
+            if 0 <= semi < 5 and "&" not in tail[:semi]:
+                tail = tail[semi + 1 :]  # drop the end of a cut entity
+        body = f"{ELLIPSIS}\n{tail}"
+    return f"```\n{body or ' '}\n```"
+
+
+def _plain(text: str, limit: int) -> str:
+    """fmccert's own wording for a plain_text object, cut to ``limit``."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def _plain_safe(text: str) -> str:
+    """Caller text for a plain_text object: one line, no ``<``/``>`` that could look like markup."""
+    return " ".join(text.replace("<", "").replace(">", "").split())
+
+
+def _utc(moment: datetime | None) -> str:
+    if moment is None:
+        return "unknown"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _age(moment: datetime, now: datetime) -> str:
+    seconds = int((now - moment).total_seconds())
+    if seconds < 0:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _days_phrase(days: int | None) -> str:
+    if days is None:
+        return "expiry unknown"
+    if days < 0:
+        return f"expired {_plural(-days, 'day')} ago"
+    if days == 0:
+        return "expires within a day"
+    return f"expires in {_plural(days, 'day')}"
+
+
+def _who(user: str | None) -> str:
+    """A Slack user id as a mention; anything else (``system:scan``) as escaped text."""
+    if user is None:
+        return "someone"
+    if _USER_ID.fullmatch(user):
+        return f"<@{user}>"
+    actor = _SLACK_ACTOR.fullmatch(user)
+    if actor:
+        return f"<@{actor.group(1)}>"
+    if user.startswith("system"):
+        return "fmccert (scheduled)"
+    return _oneline(user, NAME_LIMIT)
+
+
+def _action_label(action: str) -> str:
+    return _ACTION_LABEL.get(action) or _plain(_plain_safe(action), 40)
+
+
+def _status_of(raw: str) -> Status:
+    try:
+        return Status(raw)
+    except ValueError:
+        return Status.UNKNOWN
+
+
+# ---------------------------------------------------------------- block helpers
+
+
+def _md(text: str, limit: int = SECTION_TEXT_LIMIT) -> MarkdownTextObject:
+    return MarkdownTextObject(text=_clip(text, limit))
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=_md(text))
+
+
+def _fields(pairs: Iterable[tuple[str, str]]) -> SectionBlock:
+    """A section of ``*label*\\nvalue`` fields (at most ten); values are mrkdwn."""
+    fields = [_md(f"*{label}*\n{value}", FIELD_TEXT_LIMIT) for label, value in pairs]
+    return SectionBlock(fields=fields[:MAX_FIELDS])
+
+
+def _context(*parts: str) -> ContextBlock:
+    return ContextBlock(elements=[_md(part, CONTEXT_TEXT_LIMIT) for part in parts[:10]])
+
+
+def _header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=_plain(text, HEADER_TEXT_LIMIT), emoji=True))
+
+
+def _message(text: str, blocks: Sequence[Block | dict[str, Any]]) -> Message:
+    """Convert (and so validate) the blocks; at most 50 of them."""
+    converted = tuple(block if isinstance(block, dict) else block.to_dict() for block in blocks)
+    if len(converted) > MAX_BLOCKS:
+        raise ValueError(f"{len(converted)} blocks; Slack takes at most {MAX_BLOCKS}")
+    return Message(text=_clip(text, FALLBACK_TEXT_LIMIT) or " ", blocks=converted)
+
+
+def _lines_to_sections(lines: Sequence[str]) -> list[str]:
+    """Pack lines into section texts of at most 3000 characters, never splitting a line."""
+    sections: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        line = _clip(line, SECTION_TEXT_LIMIT)
+        extra = len(line) + (1 if current else 0)
+        if current and size + extra > SECTION_TEXT_LIMIT:
+            sections.append("\n".join(current))
+            current, size = [], 0
+            extra = len(line)
+        current.append(line)
+        size += extra
+    if current:
+        sections.append("\n".join(current))
+    return sections
+
+
+# ---------------------------------------------------------------- findings
+
+
+def needs_attention(finding: Finding) -> bool:
+    """True when the FMC is not plainly healthy: a worrying status, or a fix to make."""
+    return finding.status in _ATTENTION or finding.action is not Action.NONE
+
+
+def _worst_first(findings: Iterable[Finding]) -> list[Finding]:
+    def key(finding: Finding) -> tuple[int, int, str]:
+        days = finding.days_left if finding.days_left is not None else 1_000_000
+        return (_SEVERITY[finding.status], days, finding.name)
+
+    return sorted(findings, key=key)
+
+
+def _release(finding: Finding) -> str:
+    version, build = finding.facts.version, finding.facts.build
+    if not version:
+        return "unknown"
+    return _oneline(f"{version}-{build}" if build else version, 60)
+
+
+def _vdb(finding: Finding) -> str:
+    build = finding.facts.vdb_build
+    return "unknown" if build is None else str(build)
+
+
+def _affected(finding: Finding) -> str:
+    return {True: "yes", False: "no", None: "unknown"}[finding.affected]
+
+
+def fix_in_words(finding: Finding) -> str:
+    """The recommended fix for one FMC as a sentence (mrkdwn, escaped)."""
+    action = finding.action
+    if action is Action.VDB_UPDATE:
+        return f"Update the VDB to build {FIXED_VDB_BUILD} or later (renews the certificate)"
+    if action is Action.UPGRADE:
+        target = _oneline(finding.upgrade_to, 40) if finding.upgrade_to else "a fixed release"
+        return (
+            f"Upgrade to {target} (VDB {FIXED_VDB_BUILD}+ is installed but did not renew "
+            "the certificate)"
+        )
+    if action is Action.RESTART:
+        return "Restart the FMC's services (the site's restart command), then check again"
+    if action is Action.INVESTIGATE:
+        return (
+            "Investigate: this release should renew the certificate on its own; check cloud "
+            "connectivity and telemetry, or contact Cisco TAC (CSCwo63951 / FN74272)"
+        )
+    return "None needed"
+
+
+def _error_text(finding: Finding) -> str | None:
+    error = finding.error
+    if error is None:
+        return None
+    step = f", step {_oneline(error.step, 40)}" if error.step else ""
+    return f"{_oneline(error.kind, 40)}{step}: {_text(error.message, MESSAGE_LIMIT)}"
+
+
+def _attention_line(finding: Finding) -> str:
+    """One compact line per FMC for lists: emoji, name, status, expiry, release, fix."""
+    parts = [
+        f"{STATUS_EMOJI[finding.status]} *{_name(finding.name)}* {finding.status.value}",
+    ]
+    if finding.days_left is not None:
+        parts.append(_days_phrase(finding.days_left))
+    if finding.facts.version:
+        parts.append(_release(finding))
+    if finding.facts.vdb_build is not None:
+        parts.append(f"VDB {finding.facts.vdb_build}")
+    if finding.action is not Action.NONE:
+        fix = finding.action.value
+        if finding.action is Action.UPGRADE and finding.upgrade_to:
+            fix += f" to {_oneline(finding.upgrade_to, 20)}"
+        parts.append(f"fix: {fix}")
+    if finding.error is not None:
+        detail = f"{finding.error.kind}: {finding.error.message}"
+        parts.append(_oneline(detail, DETAIL_LIMIT))
+    return " · ".join(parts)
+
+
+def _finding_fields(finding: Finding) -> SectionBlock:
+    cert = finding.facts.certificate
+    days = "unknown" if finding.days_left is None else str(finding.days_left)
+    pairs = [
+        ("Status", f"{STATUS_EMOJI[finding.status]} {finding.status.value}"),
+        ("Days left", days),
+        ("Expires", _utc(cert.not_after) if cert else "unknown"),
+        ("Release", _release(finding)),
+        ("VDB build", _vdb(finding)),
+        ("Affected by CSCwo63951", _affected(finding)),
+    ]
+    if finding.upgrade_to:
+        pairs.append(("Fixed in", _oneline(finding.upgrade_to, 40)))
+    return _fields(pairs)
+
+
+def _finding_blocks(finding: Finding) -> list[Block]:
+    """Title, facts, fix and (when unknown) the error of one FMC: at most four blocks."""
+    host = f" ({_oneline(finding.host, NAME_LIMIT)})" if finding.host else ""
+    title = (
+        f"{STATUS_EMOJI[finding.status]} *{_name(finding.name)}*{host}: "
+        f"*{finding.status.value}*, {_days_phrase(finding.days_left)}"
+    )
+    blocks: list[Block] = [_section(title), _finding_fields(finding)]
+    blocks.append(_section(f"*Recommended fix:* {fix_in_words(finding)}"))
+    error = _error_text(finding)
+    if error is not None:
+        blocks.append(_section(f"*Could not check:* {error}"))
+    return blocks
+
+
+def _finding_fallback(finding: Finding) -> str:
+    text = f"{_name(finding.name)}: {finding.status.value}, {_days_phrase(finding.days_left)}"
+    if finding.action is not Action.NONE:
+        text += f"; fix: {finding.action.value}"
+    return text
+
+
+# ---------------------------------------------------------------- buttons
+
+
+def _decision_actions(approval_id: int, action: str, label: str | None) -> ActionsBlock:
+    """Approve (primary, with a confirm dialog) and Deny (danger); values carry only the id."""
+    wanted = _plain_safe(label) if label else ""
+    shown = _plain(wanted or _action_label(action), BUTTON_TEXT_LIMIT - len("Approve "))
+    if action == Action.VDB_UPDATE:
+        warning = f"{SNORT_NOTICE} Approve only in a maintenance window that allows it."
+    elif action == Action.RESTART:
+        warning = (
+            "Running the site's restart command may interrupt services on the FMC; "
+            "if it restarts Snort on managed devices, traffic inspection is interrupted."
+        )
+    else:
+        warning = "This runs a fix on the FMC. It may restart Snort and interrupt inspection."
+    value = approval_value(approval_id)
+    approve = ButtonElement(
+        text=PlainTextObject(text=f"Approve {shown}", emoji=True),
+        action_id=APPROVE_ACTION,
+        value=value,
+        style="primary",
+        confirm=ConfirmObject(
+            title=_plain(f"Approve {shown}?", 100),
+            text=PlainTextObject(text=_plain(warning, 300)),
+            confirm="Approve",
+            deny="Cancel",
+        ),
+    )
+    deny = ButtonElement(
+        text=PlainTextObject(text="Deny", emoji=True),
+        action_id=DENY_ACTION,
+        value=value,
+        style="danger",
+    )
+    return ActionsBlock(block_id=DECISION_BLOCK, elements=[approve, deny])
+
+
+# ---------------------------------------------------------------- scans
+
+
+def _counts(statuses: Iterable[Status]) -> Counter[Status]:
+    return Counter(statuses)
+
+
+def _count_fields(counts: Counter[Status]) -> SectionBlock:
+    return _fields(
+        (f"{STATUS_EMOJI[status]} {status.value}", str(counts[status])) for status in Status
+    )
+
+
+def build_scan_messages(report: ScanReport, *, title: str, now: datetime) -> list[Message]:
+    """The parent of a scan's thread, then continuation lists when the fleet is large."""
+    findings = report.findings
+    attention = _worst_first(f for f in findings if needs_attention(f))
+    counts = _counts(f.status for f in findings)
+    total = len(findings)
+    if attention:
+        severe = counts[Status.CRITICAL] + counts[Status.EXPIRED]
+        emoji = ":rotating_light:" if severe else ":warning:"
+        verb = "needs" if len(attention) == 1 else "need"
+        summary = f"{_plural(len(attention), 'FMC')} {verb} attention"
+    elif total:
+        emoji = ":white_check_mark:"
+        summary = "all FMCs healthy" if total != 1 else "1 FMC healthy"
+        if total > 1:
+            summary = f"all {total} FMCs healthy"
+    else:
+        emoji, summary = ":grey_question:", "no FMCs checked"
+    # The header is plain_text (never parsed for mentions); the fallback is mrkdwn.
+    headline = f"{emoji} {_plain_safe(title)}: {summary}"
+    safe_title = _oneline(title, 100)
+    breakdown = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+    context = (
+        f"{_plural(total, 'FMC')} checked · finished {_utc(report.finished_at)} "
+        f"({_age(report.finished_at, now)}) · took {_duration(report.duration_seconds)}"
+    )
+    sections = _lines_to_sections([_attention_line(f) for f in attention])
+    parent_sections = sections[:PARENT_LIST_SECTIONS]
+    rest = sections[PARENT_LIST_SECTIONS:]
+    blocks: list[Block] = [_header(headline), _count_fields(counts), _context(context)]
+    if parent_sections:
+        blocks.append(DividerBlock())
+        blocks.append(_section("*Needs attention, worst first:*"))
+        blocks += [_section(text) for text in parent_sections]
+    if rest:
+        shown = sum(text.count("\n") + 1 for text in parent_sections)
+        blocks.append(_context(f"…and {len(attention) - shown} more in the thread."))
+    text = f"{emoji} {safe_title}: {summary}" + (f" ({breakdown})" if breakdown else "")
+    messages = [_message(text, blocks)]
+    chunks = [
+        rest[i : i + CONTINUATION_LIST_SECTIONS]
+        for i in range(0, len(rest), CONTINUATION_LIST_SECTIONS)
+    ]
+    for number, chunk in enumerate(chunks, start=2):
+        part = f"{number}/{len(chunks) + 1}"
+        more: list[Block] = [_context(f"{safe_title}: needs attention, part {part}")]
+        more += [_section(text) for text in chunk]
+        messages.append(_message(f"{safe_title}: FMCs needing attention, part {part}", more))
+    return messages
+
+
+# ---------------------------------------------------------------- one FMC
+
+
+def build_finding_reply(
+    finding: Finding, *, approval_id: int | None, action_label: str | None = None
+) -> Message:
+    """One thread reply per FMC needing attention; with Approve/Deny when a fix can run."""
+    blocks: list[Block] = _finding_blocks(finding)
+    checked = f"Checked {_utc(finding.checked_at)}"
+    if approval_id is not None:
+        if finding.action is Action.VDB_UPDATE:
+            checked += f" · {SNORT_NOTICE}"
+        blocks.append(_context(checked))
+        blocks.append(_decision_actions(approval_id, finding.action.value, action_label))
+    else:
+        blocks.append(_context(checked))
+    return _message(_finding_fallback(finding), blocks)
+
+
+def build_check_results(findings: Sequence[Finding], *, now: datetime) -> Message:
+    """The answer to ``/fmccert check NAME``: one FMC in full, or a few (the rest listed)."""
+    if not findings:
+        return build_error("No FMC was checked.")
+    ordered = _worst_first(findings)
+    shown, listed = ordered[:8], ordered[8:]  # 8 x (4 blocks + divider) stays under 50
+    blocks: list[Block] = []
+    for index, finding in enumerate(shown):
+        if index:
+            blocks.append(DividerBlock())
+        blocks += _finding_blocks(finding)
+    if listed:
+        sections = _lines_to_sections([_attention_line(f) for f in listed])
+        blocks.append(_section(sections[0]))
+        if len(sections) > 1:
+            omitted = len(listed) - (sections[0].count("\n") + 1)
+            blocks.append(_context(f"…and {omitted} more; use /fmccert scan for a fleet."))
+    newest = max(f.checked_at for f in findings)
+    blocks.append(_context(f"Checked {_utc(newest)} ({_age(newest, now)})"))
+    if len(findings) == 1:
+        text = _finding_fallback(findings[0])
+    else:
+        counts = _counts(f.status for f in findings)
+        text = f"{_plural(len(findings), 'FMC')} checked: " + ", ".join(
+            f"{counts[s]} {s.value}" for s in Status if counts[s]
+        )
+    return _message(text, blocks)
+
+
+# ---------------------------------------------------------------- approvals
+
+
+def _plan_text(plan: Plan, max_steps: int = 12) -> str:
+    lines = [f"*Plan:* {_plural(len(plan.steps), 'step')}"]
+    for index, step in enumerate(plan.steps[:max_steps], start=1):
+        lines.append(f"{index}. *{_oneline(step.name, 40)}*: {_oneline(step.description, 200)}")
+    if len(plan.steps) > max_steps:
+        lines.append(f"…and {len(plan.steps) - max_steps} more steps")
+    if plan.package is not None:
+        package = plan.package
+        lines.append(
+            f"Package: {_oneline(package.name, 120)} (VDB build {package.build}, "
+            f"{package.size:,} bytes)"
+        )
+    return "\n".join(lines)
+
+
+def build_approval_request(
+    *,
+    fmc: str,
+    action: str,
+    requested_by: str,
+    approval_id: int,
+    plan: Plan,
+    expires_at: datetime,
+    finding: Finding | None,
+) -> Message:
+    """What ``/fmccert remediate NAME`` posts: who asks, the FMC, the plan, the buttons."""
+    label = _action_label(action)
+    blocks: list[Block] = [
+        _header(f":lock: Approval needed: {label}"),
+        _section(f"{_who(requested_by)} asks to run *{_oneline(action, 40)}* on *{_name(fmc)}*."),
+    ]
+    if finding is not None:
+        blocks.append(_finding_fields(finding))
+    blocks.append(_section(_plan_text(plan)))
+    blocks.append(_section(f":warning: {_text(plan.notice, 1000)}"))
+    blocks.append(
+        _context(
+            f"Request #{approval_id} · expires {_utc(expires_at)} · "
+            "only fmccert approvers can decide"
+        )
+    )
+    blocks.append(_decision_actions(approval_id, action, None))
+    text = f"Approval needed: {label} on {_name(fmc)} (asked by {_who(requested_by)})"
+    return _message(text, blocks)
+
+
+def build_decided(original: Message | None, *, request: ApprovalRequest, now: datetime) -> Message:
+    """The request message once decided: buttons gone, who decided and when appended."""
+    when = request.decided_at
+    if request.status is ApprovalStatus.APPROVED:
+        line = f":white_check_mark: Approved by {_who(request.decided_by)} at {_utc(when)}"
+    elif request.status is ApprovalStatus.DENIED:
+        line = f":no_entry: Denied by {_who(request.decided_by)} at {_utc(when)}"
+    elif request.status is ApprovalStatus.EXPIRED:
+        line = f":hourglass: Expired at {_utc(when or min(request.expires_at, now))}"
+    else:
+        line = f":hourglass_flowing_sand: Waiting for a decision (as of {_utc(now)})"
+    decided = ContextBlock(block_id=DECIDED_BLOCK, elements=[_md(line, CONTEXT_TEXT_LIMIT)])
+    what = f"{_oneline(request.action, 40)} on {_name(request.fmc)}"
+    if original is None:
+        kept: list[dict[str, Any]] = [_section(f"Request #{request.id}: {what}").to_dict()]
+        text = f"Request #{request.id}: {what}"
+    else:
+        kept = [
+            dict(block)
+            for block in original.blocks
+            if block.get("type") != "actions" and block.get("block_id") != DECIDED_BLOCK
+        ]
+        text = original.text
+    kept = kept[: MAX_BLOCKS - 1]
+    return _message(f"{text} ({request.status.value})", [*kept, decided])
+
+
+# ---------------------------------------------------------------- remediation runs
+
+
+def build_progress(
+    event: ProgressEvent, *, fmc: str, action: str, steps_done: Sequence[tuple[str, str]]
+) -> Message:
+    """A run's checklist, edited in place: finished steps, then the current one."""
+    lines: list[str] = []
+    done = list(steps_done)[-30:]  # a checklist, not a log
+    current_listed = False
+    for name, state in done:
+        emoji = _STATE_EMOJI.get(state, ":white_small_square:")
+        line = f"{emoji} {_oneline(name, 60)}"
+        if name == event.step:
+            current_listed = True
+            line = f"{_STATE_EMOJI.get(event.state, emoji)} *{_oneline(name, 60)}*"
+            if event.message:
+                line += f": {_oneline(event.message, MESSAGE_LIMIT)}"
+        lines.append(line)
+    if not current_listed:
+        line = f"{_STATE_EMOJI.get(event.state, ':gear:')} *{_oneline(event.step, 60)}*"
+        if event.message:
+            line += f": {_oneline(event.message, MESSAGE_LIMIT)}"
+        lines.append(line)
+    if event.total and event.index < event.total:
+        lines.append(f":white_small_square: {_plural(event.total - event.index, 'more step')}")
+    position = f"step {event.index} of {event.total}" if event.total else "starting"
+    title = f":gear: *{_oneline(action, 40)}* on *{_name(fmc)}* (run #{event.run_id}): {position}"
+    blocks: list[Block] = [_section(title), _section("\n".join(lines))]
+    text = (
+        f"{_oneline(action, 40)} on {_name(fmc)}: {position}, "
+        f"{_oneline(event.step, 60)} {event.state.value}"
+    )
+    return _message(text, blocks)
+
+
+def build_result(result: RemediationResult) -> Message:
+    """The verified outcome of a run: renewed, not renewed, failed at a step, interrupted."""
+    fmc, action = _name(result.fmc), _oneline(result.action, 40)
+    emoji = _RUN_EMOJI.get(result.status, ":grey_question:")
+    if result.status is RunStatus.RENEWED:
+        headline = f"{emoji} *{fmc}*: the Talos certificate was renewed by *{action}*"
+    elif result.status is RunStatus.NOT_RENEWED:
+        headline = f"{emoji} *{fmc}*: *{action}* ran, but the certificate was not renewed"
+    elif result.status is RunStatus.FAILED:
+        step = _oneline(result.failed_step or "unknown", 60)
+        headline = f"{emoji} *{fmc}*: *{action}* failed at step *{step}*"
+    elif result.status is RunStatus.INTERRUPTED:
+        headline = f"{emoji} *{fmc}*: *{action}* was interrupted; check the FMC first"
+    else:
+        headline = f"{emoji} *{fmc}*: *{action}* is {result.status.value}"
+    blocks: list[Block] = [_section(headline)]
+    blocks.append(
+        _fields(
+            [
+                ("Old expiry", _utc(result.old_not_after)),
+                ("New expiry", _utc(result.new_not_after)),
+            ]
+        )
+    )
+    if result.summary:
+        blocks.append(_section(_text(result.summary, 2000)))
+    if result.status is RunStatus.FAILED and result.step_output.strip():
+        blocks.append(
+            _section(f"*Output of the step (end):*\n{_code_block(result.step_output, 2900)}")
+        )
+    if result.next_steps:
+        steps = [f"• {_oneline(step, 400)}" for step in result.next_steps[:10]]
+        blocks.append(_section("*Next steps:*\n" + "\n".join(steps)))
+    blocks.append(_context(f"Run #{result.run_id}"))
+    text = f"{fmc}: {action} {result.status.value.replace('_', ' ')}"
+    return _message(text, blocks)
+
+
+# ---------------------------------------------------------------- fleet status, history
+
+
+def _stored_expiry(stored: StoredFinding) -> datetime | None:
+    raw = stored.data.get("not_after")
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def build_status(
+    latest: Sequence[StoredFinding], *, now: datetime, pending_approvals: int = 0
+) -> Message:
+    """The fleet from the last stored results (no SSH): counts, soonest expiries, last check."""
+    if not latest:
+        return _message(
+            "fmccert status: no results yet",
+            [_section(":grey_question: No results yet. Run `/fmccert scan` to check the fleet.")],
+        )
+    counts = _counts(_status_of(stored.status) for stored in latest)
+    expiring = sorted(
+        ((moment, stored) for stored in latest if (moment := _stored_expiry(stored))),
+        key=lambda pair: (pair[0], pair[1].fmc),
+    )[:5]
+    lines = []
+    for moment, stored in expiring:
+        emoji = STATUS_EMOJI[_status_of(stored.status)]
+        lines.append(
+            f"{emoji} *{_name(stored.fmc)}* {_utc(moment)} "
+            f"({_days_phrase(days_until(moment, now))})"
+        )
+    newest = max(stored.checked_at for stored in latest)
+    headline = f":bar_chart: fmccert status: {_plural(len(latest), 'FMC')}"
+    blocks: list[Block] = [_header(headline), _count_fields(counts)]
+    blocks.append(_section("*Soonest expiries:*\n" + ("\n".join(lines) or "none known")))
+    approvals = _plural(pending_approvals, "approval")
+    blocks.append(
+        _context(
+            f"Last check {_utc(newest)} ({_age(newest, now)}) · {approvals} pending · "
+            "from stored results; no FMC was contacted"
+        )
+    )
+    text = f"{headline}: " + ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+    return _message(text, blocks)
+
+
+def _detail_text(detail: Mapping[str, Any]) -> str:
+    interesting = ("run_id", "status", "step", "reason", "approval_id", "action")
+    parts = [f"{key} {detail[key]}" for key in interesting if detail.get(key) is not None]
+    return _oneline(", ".join(parts), 120)
+
+
+def build_history(fmc: str, runs: Sequence[RemediationRun], audit: Sequence[AuditEntry]) -> Message:
+    """Past remediation runs and audit entries of one FMC, newest first, capped."""
+    run_lines = []
+    for run in sorted(runs, key=lambda r: r.started_at, reverse=True)[:10]:
+        approved = f", approved by {_who(run.approved_by)}" if run.approved_by else ""
+        line = (
+            f"{_RUN_EMOJI.get(run.status, ':grey_question:')} #{run.id} "
+            f"*{_oneline(run.action, 40)}* {run.status.value.replace('_', ' ')} · "
+            f"{_utc(run.started_at)} · by {_who(run.requested_by)}{approved}"
+        )
+        if run.failed_step:
+            line += f" · failed at {_oneline(run.failed_step, 60)}"
+        if run.summary:
+            line += f"\n      {_oneline(run.summary, 120)}"
+        run_lines.append(line)
+    audit_lines = [
+        f"{_utc(entry.at)} · {_who(entry.actor)} · {_oneline(entry.action, 60)}"
+        + (f" · {detail}" if (detail := _detail_text(entry.detail)) else "")
+        for entry in sorted(audit, key=lambda e: e.at, reverse=True)[:15]
+    ]
+    blocks: list[Block] = [
+        _section(f":scroll: *History of {_name(fmc)}*"),
+        _section("*Remediation runs:*\n" + ("\n".join(run_lines) or "none yet")),
+        _section("*Audit log:*\n" + ("\n".join(audit_lines) or "nothing recorded")),
+    ]
+    shown = min(len(runs), 10), min(len(audit), 15)
+    if shown != (len(runs), len(audit)):
+        blocks.append(
+            _context(f"Showing {shown[0]} of {len(runs)} runs, {shown[1]} of {len(audit)} entries")
+        )
+    text = f"History of {_name(fmc)}: {_plural(len(runs), 'run')}"
+    return _message(text, blocks)
+
+
+# ---------------------------------------------------------------- small messages
+
+
+HELP_VERBS: tuple[tuple[str, str], ...] = (
+    ("help", "this message"),
+    ("check NAME", "read one FMC's certificate now"),
+    ("scan [TAG]", "check every FMC (or those tagged TAG), answers in a thread"),
+    ("status", "the fleet from the last results, without contacting any FMC"),
+    ("remediate NAME [ACTION]", "ask approvers to run a fix (vdb-update or restart)"),
+    ("history NAME", "past fixes and audit entries of one FMC"),
+)
+
+
+def build_help(*, fmc_names: Sequence[str]) -> Message:
+    """The verbs of ``/fmccert`` and the FMC names it knows."""
+    verbs = "\n".join(f"`/fmccert {verb}`: {what}" for verb, what in HELP_VERBS)
+    blocks: list[Block] = [
+        _section(
+            "*fmccert* checks and fixes FMC Talos client certificates "
+            "(CSCwo63951: FMC 7.6.0/7.7.0 does not auto-renew).\n" + verbs
+        )
+    ]
+    names, budget = [], CONTEXT_TEXT_LIMIT - 100
+    for name in fmc_names:
+        shown = _name(name)
+        budget -= len(shown) + 2
+        if budget < 0:
+            break
+        names.append(shown)
+    listed = ", ".join(names)
+    if len(names) < len(fmc_names):
+        listed += f" …and {len(fmc_names) - len(names)} more"
+    blocks.append(_context(f"FMCs: {listed}" if fmc_names else "No FMCs configured."))
+    return _message("fmccert help: " + ", ".join(verb for verb, _ in HELP_VERBS), blocks)
+
+
+def build_error(text: str) -> Message:
+    """A short error for the user (unknown verb or name); ``text`` may hold user input."""
+    safe = _text(text, 1000)
+    return _message(safe, [_section(f":warning: {safe}")])
+
+
+def build_working(text: str) -> Message:
+    """A placeholder ("Checking fmc-east…") that is edited once the work is done."""
+    safe = _text(text, 1000)
+    return _message(safe, [_section(f":hourglass_flowing_sand: {safe}")])

@@ -1,0 +1,267 @@
+"""`/fmccert ...`: acknowledged at once; the work runs in tracked tasks and answers in a thread.
+
+Each command (but help and mistakes, answered privately in the acknowledgement) posts a
+parent message in the channel, edits it while work runs, and replies in its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core.advisory import Action
+from bot.core.approval import channel_allowed
+from bot.core.findings import Finding
+from bot.errors import FmccertError, RemediationError
+from bot.remediation.plan import settings_problem
+from bot.scanning import ScanReport
+from bot.slack import blocks
+from bot.slack.context import BotContext
+from bot.slack.parsing import CommandProblem, CommandRequest, parse_command
+
+log = logging.getLogger("bot.slack.commands")
+
+SCAN_REQUESTER = "system:scan"  # fixes recommended by a scan were requested by nobody in person
+
+Ack = Callable[..., Awaitable[None]]
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    """Register the `/fmccert` slash command."""
+
+    @app.command("/fmccert")
+    async def on_fmccert(ack: Ack, command: dict[str, Any]) -> None:
+        channel = str(command.get("channel_id", ""))
+        user = str(command.get("user_id", ""))
+        if not channel_allowed(channel, ctx.rules):
+            await ack(text="fmccert does not take commands in this channel.")
+            return
+        parsed = parse_command(str(command.get("text", "")), ctx.config.names())
+        if isinstance(parsed, CommandProblem):
+            await ack(text=parsed.message)
+            return
+        if parsed.verb == "help":
+            help_message = blocks.build_help(fmc_names=ctx.config.names())
+            await ack(text=help_message.text, blocks=list(help_message.blocks))
+            return
+        await ack()
+        ctx.tasks.spawn(
+            run_command(ctx, parsed, channel=channel, user=user), name=parsed.verb, queued=True
+        )
+
+
+async def run_command(ctx: BotContext, request: CommandRequest, *, channel: str, user: str) -> None:
+    """Do the work of one command; every expected failure is told in its thread."""
+    handlers = {
+        "check": _check,
+        "scan": _scan,
+        "status": _status,
+        "remediate": _remediate,
+        "history": _history,
+    }
+    parent: str | None = None
+    try:
+        parent = await ctx.poster.post(channel, blocks.build_working(_working_text(request, user)))
+        await handlers[request.verb](ctx, request, channel=channel, user=user, parent=parent)
+    except FmccertError as exc:
+        await _tell_failure(ctx, channel, parent, str(exc))
+    except Exception:
+        log.exception("/fmccert %s failed", request.verb)
+        await _tell_failure(
+            ctx, channel, parent, "Something went wrong inside fmccert (see its log)."
+        )
+
+
+async def _tell_failure(ctx: BotContext, channel: str, parent: str | None, text: str) -> None:
+    # The one place a command's failure reaches Slack.
+    try:
+        if parent:
+            await ctx.poster.update(channel, parent, blocks.build_error(text))
+        else:
+            await ctx.poster.post(channel, blocks.build_error(text))
+    except FmccertError as exc:
+        log.error("could not tell Slack that a command failed: %s", exc)
+
+
+def _working_text(request: CommandRequest, user: str) -> str:
+    what = {
+        "check": f"checking {', '.join(request.names)}",
+        "scan": f"scanning {'FMCs tagged ' + request.tag if request.tag else 'every FMC'}",
+        "status": "reading the fleet's last results",
+        "remediate": f"preparing {request.action} on {', '.join(request.names)}",
+        "history": f"reading the history of {', '.join(request.names)}",
+    }[request.verb]
+    return f"<@{user}> `/fmccert {request.verb}`: {what}…"
+
+
+def fix_offered(ctx: BotContext, finding: Finding) -> str | None:
+    """The action fmccert can run for this finding (and so offer buttons for), if any."""
+    action = finding.action
+    runnable = action in (Action.VDB_UPDATE, Action.RESTART)
+    if runnable and settings_problem(action, ctx.config.remediation) is None:
+        return action.value
+    return None
+
+
+async def post_findings_thread(
+    ctx: BotContext,
+    findings: Sequence[Finding],
+    *,
+    channel: str,
+    thread_ts: str,
+    requested_by: str,
+) -> None:
+    """One reply per FMC needing attention; those with a runnable fix get Approve/Deny."""
+    store = ctx.operations.store
+    for finding in findings:
+        if not blocks.needs_attention(finding):
+            continue
+        action = fix_offered(ctx, finding)
+        approval_id = None
+        if action is not None:
+            now = ctx.clock()
+            request = await store.create_approval(
+                fmc=finding.name,
+                action=action,
+                requested_by=requested_by,
+                now=now,
+                expires_at=now + ctx.rules.ttl,
+                channel=channel,
+            )
+            approval_id = request.id
+        reply = blocks.build_finding_reply(finding, approval_id=approval_id)
+        ts = await ctx.poster.post(channel, reply, thread_ts=thread_ts)
+        if approval_id is not None:
+            await store.set_approval_message(
+                approval_id, channel=channel, message_ts=ts, thread_ts=thread_ts
+            )
+
+
+async def post_scan(
+    ctx: BotContext, report: ScanReport, *, channel: str, parent: str | None, title: str
+) -> str:
+    """The scan's parent (posted, or edited into ``parent``) and its thread of replies."""
+    messages = blocks.build_scan_messages(report, title=title, now=ctx.clock())
+    if parent is None:
+        parent = await ctx.poster.post(channel, messages[0])
+    else:
+        await ctx.poster.update(channel, parent, messages[0])
+    await ctx.poster.post_all(channel, messages[1:], thread_ts=parent)
+    await post_findings_thread(
+        ctx, report.findings, channel=channel, thread_ts=parent, requested_by=SCAN_REQUESTER
+    )
+    return parent
+
+
+class _ProgressEditor:
+    """Edits a working message with scan progress, at most once per progress_interval."""
+
+    def __init__(self, ctx: BotContext, channel: str, ts: str, what: str) -> None:
+        self.ctx, self.channel, self.ts, self.what = ctx, channel, ts, what
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, finding: Finding) -> None:
+        import time
+
+        now = time.monotonic()
+        if done < total and now - self.last < self.ctx.progress_interval:
+            return
+        self.last = now
+        message = blocks.build_working(f"{self.what}: {done}/{total} checked…")
+        self.ctx.tasks.spawn(self._edit(message), name="progress-edit")
+
+    async def _edit(self, message: blocks.Message) -> None:
+        try:
+            await self.ctx.poster.update(self.channel, self.ts, message)
+        except FmccertError as exc:
+            log.warning("progress edit failed: %s", exc)
+
+
+async def _check(
+    ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
+) -> None:
+    report = await ctx.operations.scan(actor=f"slack:{user}", names=request.names, kind="check")
+    await ctx.poster.update(
+        channel, parent, blocks.build_check_results(report.findings, now=ctx.clock())
+    )
+    await post_findings_thread(
+        ctx, report.findings, channel=channel, thread_ts=parent, requested_by=SCAN_REQUESTER
+    )
+
+
+async def _scan(
+    ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
+) -> None:
+    editor = _ProgressEditor(ctx, channel, parent, "Scanning")
+    report = await ctx.operations.scan(actor=f"slack:{user}", tag=request.tag, on_progress=editor)
+    title = f"fmccert scan{' of ' + request.tag if request.tag else ''} for <@{user}>"
+    await post_scan(ctx, report, channel=channel, parent=parent, title=title)
+
+
+async def _status(
+    ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
+) -> None:
+    latest = await ctx.operations.latest()
+    pending = await ctx.operations.store.pending_approvals()
+    message = blocks.build_status(latest, now=ctx.clock(), pending_approvals=len(pending))
+    await ctx.poster.update(channel, parent, message)
+
+
+async def _history(
+    ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
+) -> None:
+    fmc = request.names[0]
+    store = ctx.operations.store
+    runs = await store.runs(fmc, limit=10)
+    audit = await store.audit_log(fmc, limit=20)
+    await ctx.poster.update(channel, parent, blocks.build_history(fmc, runs, audit))
+
+
+async def _remediate(
+    ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
+) -> None:
+    fmc, action = request.names[0], request.action or "vdb-update"
+    store = ctx.operations.store
+    try:
+        prepared = await ctx.operations.prepare(fmc, action)
+    except RemediationError as exc:
+        await store.audit(
+            actor=f"slack:{user}",
+            action="remediation.refused",
+            fmc=fmc,
+            detail={"action": action, "reason": str(exc)},
+            now=ctx.clock(),
+        )
+        raise
+    now = ctx.clock()
+    request_record = await store.create_approval(
+        fmc=fmc,
+        action=action,
+        requested_by=user,
+        now=now,
+        expires_at=now + ctx.rules.ttl,
+        channel=channel,
+    )
+    message = blocks.build_approval_request(
+        fmc=fmc,
+        action=action,
+        requested_by=user,
+        approval_id=request_record.id,
+        plan=prepared.plan,
+        expires_at=request_record.expires_at,
+        finding=prepared.finding,
+    )
+    await ctx.poster.update(channel, parent, message)
+    await store.set_approval_message(
+        request_record.id, channel=channel, message_ts=parent, thread_ts=parent
+    )
+    await store.audit(
+        actor=f"slack:{user}",
+        action="approval.requested",
+        fmc=fmc,
+        detail={"approval_id": request_record.id, "action": action, "channel": channel},
+        now=ctx.clock(),
+    )

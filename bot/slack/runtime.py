@@ -1,0 +1,145 @@
+"""Run the bot: the HTTP server (/slack/events, /healthz) and, with an app token, Socket Mode.
+
+``SlackBot`` is what `fmccert run` starts and what the tests start on a free port.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.config import AppConfig
+from bot.errors import ConfigError
+from bot.operations import Operations
+from bot.scanning import Clock
+from bot.slack.app import build_app
+from bot.slack.context import BotContext, rules_from_config
+from bot.slack.env import SlackEnv
+from bot.slack.poster import API_TIMEOUT, Poster, build_web_client
+from bot.slack.tasks import TaskTracker
+from bot.storage.records import Store
+
+log = logging.getLogger("bot.slack")
+
+
+class SlackBot:
+    """The running bot: start() it, read .port, close() it."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        store: Store,
+        env: SlackEnv,
+        *,
+        clock: Clock,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        post_interval: float = 1.0,
+        progress_interval: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.env = env
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.post_interval = post_interval
+        self.progress_interval = progress_interval
+        self.ready = False
+        self.tasks = TaskTracker()
+        self.operations = Operations(config, store, clock=clock)
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.app: AsyncApp | None = None
+        self.ctx: BotContext | None = None
+
+    async def start(self) -> None:
+        """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode."""
+        await self.operations.sweep()
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=API_TIMEOUT),
+            connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),
+        )
+        client = build_web_client(self.env.bot_token.reveal(), self.env.api_url, session=self._http)
+        try:
+            auth = await client.auth_test()
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response else "error"
+            raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN: {error}") from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach Slack's Web API: {exc}") from None
+        self.ctx = BotContext(
+            config=self.config,
+            operations=self.operations,
+            poster=Poster(client, post_interval=self.post_interval),
+            tasks=self.tasks,
+            rules=rules_from_config(self.config),
+            clock=self.clock,
+            team_id=str(auth.get("team_id") or "") or None,
+            progress_interval=self.progress_interval,
+        )
+        secret = self.env.signing_secret.reveal() if self.env.signing_secret else ""
+        identity = AuthorizeResult(
+            enterprise_id=auth.get("enterprise_id"),
+            team_id=auth.get("team_id"),
+            bot_user_id=auth.get("user_id"),
+            bot_id=auth.get("bot_id"),
+            bot_token=self.env.bot_token.reveal(),
+        )
+        self.app = build_app(self.ctx, client, signing_secret=secret, identity=identity)
+        await self._serve_http()
+        if self.env.app_token is not None:
+            self._socket = AsyncSocketModeHandler(self.app, self.env.app_token.reveal())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        self.ready = True
+        mode = "Socket Mode" if self._socket else f"HTTP on {self.host}:{self.port}/slack/events"
+        log.info("fmccert bot ready (%s, team %s)", mode, self.ctx.team_id)
+
+    async def _serve_http(self) -> None:
+        web_app = web.Application()
+        web_app.router.add_get("/healthz", self._healthz)
+        if self.env.app_token is None:  # HTTP mode: Slack posts here, signed
+            web_app.router.add_post("/slack/events", self._events)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        # A burst of Slack deliveries must not overflow the accept queue (aiohttp's default
+        # is 128): overflowed connections are retried by the client after a delay.
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+        addresses = self._runner.addresses  # the bound port, when asked for port 0
+        if addresses:
+            self.port = int(addresses[0][1])
+
+    async def _events(self, request: web.Request) -> web.Response:
+        assert self.app is not None
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await self.app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"ok": False, "status": "starting"}, status=503)
+        mode = "socket" if self._socket else "http"
+        return web.json_response({"ok": True, "mode": mode, "tasks": self.tasks.running})
+
+    async def close(self) -> None:
+        """Stop taking requests, let running work finish briefly, then cancel it."""
+        self.ready = False
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        await self.tasks.close(grace=5.0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()

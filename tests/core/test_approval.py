@@ -1,0 +1,104 @@
+"""Tests of the approval rules, re-checked on every click."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.approval import (
+    ApprovalRequest,
+    ApprovalRules,
+    ApprovalStatus,
+    Decision,
+    channel_allowed,
+    judge_click,
+)
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+RULES = ApprovalRules(
+    approvers=frozenset({"UAPPROVER", "UREQUESTER"}),
+    approver_groups=frozenset({"SNETSEC"}),
+    command_channels=frozenset({"COPS"}),
+)
+REQUEST = ApprovalRequest(
+    id=7,
+    fmc="fmc-east",
+    action="vdb-update",
+    requested_by="UREQUESTER",
+    created_at=NOW - timedelta(hours=1),
+    expires_at=NOW + timedelta(hours=23),
+    status=ApprovalStatus.PENDING,
+    channel="COPS",
+)
+
+
+def _judge(
+    request: ApprovalRequest = REQUEST,
+    *,
+    user: str = "UAPPROVER",
+    groups: frozenset[str] = frozenset(),
+    channel: str = "COPS",
+    decision: Decision = Decision.APPROVE,
+    rules: ApprovalRules = RULES,
+    now: datetime = NOW,
+) -> tuple[bool, str]:
+    verdict = judge_click(
+        request, user=user, user_groups=groups, channel=channel, decision=decision,
+        rules=rules, now=now,
+    )  # fmt: skip
+    return verdict.allowed, verdict.reason
+
+
+def test_an_approver_may_approve_and_deny() -> None:
+    """A listed approver may approve or deny a pending, fresh request."""
+    assert _judge() == (True, "")
+    assert _judge(decision=Decision.DENY) == (True, "")
+
+
+def test_membership_of_an_approver_group_counts() -> None:
+    """A user in an approver group is an approver."""
+    assert _judge(user="UGROUPIE", groups=frozenset({"SNETSEC"}))[0]
+
+
+def test_strangers_are_refused() -> None:
+    """Someone neither listed nor in a group may not approve or deny."""
+    allowed, reason = _judge(user="USTRANGER")
+    assert not allowed
+    assert "approvers" in reason
+    assert not _judge(user="USTRANGER", decision=Decision.DENY)[0]
+
+
+def test_two_person_rule_stops_self_approval_but_not_self_denial() -> None:
+    """The requester may not approve their own request (rule on), may withdraw it."""
+    allowed, reason = _judge(user="UREQUESTER")
+    assert not allowed
+    assert "Two-person rule" in reason
+    assert _judge(user="UREQUESTER", decision=Decision.DENY)[0]
+    relaxed = dataclasses.replace(RULES, two_person_rule=False)
+    assert _judge(user="UREQUESTER", rules=relaxed)[0]
+
+
+def test_expired_requests_are_refused() -> None:
+    """At or after expires_at no decision is taken."""
+    allowed, reason = _judge(now=REQUEST.expires_at)
+    assert not allowed
+    assert "expired" in reason
+
+
+@pytest.mark.parametrize("status", [ApprovalStatus.APPROVED, ApprovalStatus.DENIED])
+def test_decided_requests_are_refused_naming_who(status: ApprovalStatus) -> None:
+    """A second click on a decided request says who decided it."""
+    decided = dataclasses.replace(REQUEST, status=status, decided_by="UOTHER", decided_at=NOW)
+    allowed, reason = _judge(decided)
+    assert not allowed
+    assert status.value in reason
+    assert "<@UOTHER>" in reason
+
+
+def test_channel_rules() -> None:
+    """Listed command channels restrict where decisions count; no list means anywhere."""
+    assert not _judge(channel="CRANDOM")[0]
+    assert channel_allowed("CRANDOM", ApprovalRules())
+    assert not channel_allowed(None, RULES)
