@@ -110,14 +110,47 @@ class RemediationModel(_Strict):
         return steps
 
 
+def _check_cron(cron: str, timezone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from bot.scheduling import crontab_trigger  # late: scheduling reads AppConfig
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r}") from None
+    try:
+        crontab_trigger(cron, timezone)
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {cron!r}: {exc}") from None
+
+
 class ScheduledScanModel(_Strict):
     cron: Annotated[str, Field(min_length=1)]
     timezone: str = "UTC"
     tag: str | None = None
 
+    @model_validator(mode="after")
+    def _valid_cron(self) -> ScheduledScanModel:
+        _check_cron(self.cron, self.timezone)
+        return self
+
+
+class DigestModel(_Strict):
+    cron: Annotated[str, Field(min_length=1)]
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _valid_cron(self) -> DigestModel:
+        _check_cron(self.cron, self.timezone)
+        return self
+
 
 class ScheduleModel(_Strict):
     scans: list[ScheduledScanModel] = []
+    # Open critical or expired incidents are brought up again in their thread this often.
+    renotify_hours: Annotated[float, Field(gt=0)] = 24
+    digest: DigestModel | None = None  # one message a day (or as the cron says) on the fleet
 
 
 class StorageModel(_Strict):

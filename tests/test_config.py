@@ -164,3 +164,24 @@ def test_unknown_remediation_step_override_is_named(tmp_path: Path) -> None:
     text = MINIMAL + "remediation: {steps: {instal-vdb: {timeout: 5}}}\n"
     with pytest.raises(ConfigError, match=r"unknown step 'instal-vdb'.*install-vdb"):
         load_config(_write(tmp_path, text), ENV)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("{scans: [{cron: '61 6 * * *'}]}", "invalid cron expression '61 6 * * *'"),
+        ("{scans: [{cron: '0 6 * * *', timezone: Mars/Olympus}]}", "unknown time zone"),
+        ("{digest: {cron: 'every day'}}", "invalid cron expression"),
+        ("{renotify_hours: 0}", "renotify_hours"),
+    ],
+)
+def test_schedule_section_is_validated(tmp_path: Path, schedule: str, message: str) -> None:
+    """Cron expressions, time zones and intervals are checked before anything runs."""
+    with pytest.raises(ConfigError, match=message.replace("*", r"\*")):
+        load_config(_write(tmp_path, MINIMAL + f"schedule: {schedule}\n"), ENV)
+
+
+def test_cron_weekdays_are_crontab_weekdays(tmp_path: Path) -> None:
+    """`0 6 * * 7` (Sunday in crontab) is accepted, as crontab users expect."""
+    text = MINIMAL + "schedule: {scans: [{cron: '0 6 * * 7'}, {cron: '0 6 * * 1-5'}]}\n"
+    assert len(load_config(_write(tmp_path, text), ENV).raw.schedule.scans) == 2

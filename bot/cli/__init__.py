@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--dry-run", action="store_true", help="print the exact steps, run none")
     mode.add_argument("--yes", action="store_true", help="run without asking")
 
+    status = commands.add_parser(
+        "status", parents=[common], help="the fleet from the last results (no SSH)"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+
     history = commands.add_parser(
         "history", parents=[common], help="remediations and the audit log, newest first"
     )
@@ -121,6 +126,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     from bot.cli.lab import command_demo, command_lab
     from bot.cli.remediate import command_history, command_remediate
     from bot.cli.run import command_run
+    from bot.cli.status import command_status
 
     return {
         "check": command_check,
@@ -128,6 +134,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "trust": command_trust,
         "remediate": command_remediate,
         "history": command_history,
+        "status": command_status,
         "run": command_run,
         "lab": command_lab,
         "demo": command_demo,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -129,3 +129,63 @@ def exit_status(findings: Iterable[Finding]) -> int:
     if Status.WARNING in statuses:
         return EXIT_WARNING
     return EXIT_OK
+
+
+def _parse_time(raw: Any) -> datetime | None:
+    if raw is None:
+        return None
+    return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def finding_to_record(finding: Finding) -> dict[str, Any]:
+    """The JSON object plus what it leaves out, so the Finding can be rebuilt exactly."""
+    record = finding_to_json(finding)
+    cert = finding.facts.certificate
+    record.update(
+        not_before=_iso(cert.not_before) if cert else None,
+        sha256_fingerprint=cert.sha256_fingerprint if cert else None,
+        model=finding.facts.model,
+        error_step=finding.error.step if finding.error else None,
+    )
+    return record
+
+
+def finding_from_record(data: Mapping[str, Any]) -> Finding:
+    """Rebuild a Finding from ``finding_to_record``; KeyError/ValueError when it is not one."""
+    not_after, not_before = _parse_time(data["not_after"]), _parse_time(data.get("not_before"))
+    certificate = None
+    if not_after is not None and not_before is not None:
+        certificate = CertificateFacts(
+            not_before=not_before,
+            not_after=not_after,
+            serial=str(data["serial"]),
+            subject=str(data["subject"]),
+            issuer=str(data["issuer"]),
+            sha256_fingerprint=str(data.get("sha256_fingerprint") or ""),
+        )
+    error = data.get("error")
+    checked_at = _parse_time(data["checked_at"])
+    if checked_at is None:
+        raise ValueError("a finding record needs checked_at")
+    return Finding(
+        name=str(data["name"]),
+        host=str(data["host"]),
+        status=Status(data["status"]),
+        checked_at=checked_at,
+        facts=FmcFacts(
+            version=data.get("version"),
+            build=data.get("build"),
+            model=data.get("model"),
+            vdb_build=data.get("vdb_build"),
+            certificate=certificate,
+        ),
+        days_left=data.get("days_left"),
+        affected=data.get("affected"),
+        action=Action(data["action"]),
+        upgrade_to=data.get("upgrade_to"),
+        error=(
+            ErrorInfo(str(error["kind"]), str(error["message"]), data.get("error_step"))
+            if error
+            else None
+        ),
+    )

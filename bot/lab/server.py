@@ -11,6 +11,10 @@ in one session shows in the next connection. Each host also serves SFTP on the s
 connection: the client sees a tree holding only ``/var/sf/updates`` (the one writable
 place), backed by a real per-host directory under the lab's temp dir that the shell's
 ``ls``, ``sha256sum``, ``df`` and ``install_update.pl`` read too. ``close()`` deletes it.
+
+``stop_host`` takes one host off the network (new connections are refused, open ones
+dropped) and ``start_host`` brings it back on the same port with the same host key and
+state, so a check sees an FMC go unreachable and recover.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -242,18 +246,21 @@ def _sftp_factory(root: str, cut_after: int | None) -> Any:
 class _LabSSHServer(asyncssh.SSHServer):
     """Password auth for one emulated FMC; remembers its connections for shutdown."""
 
-    def __init__(self, password: str, login_ok: bool, connections: set[Any]):
+    def __init__(self, password: str, login_ok: bool, *registries: set[Any]):
         self._password = password
         self._login_ok = login_ok
-        self._connections = connections
+        # The lab's set (for close) and the host's own set (for stop_host).
+        self._registries = registries
         self._conn: Any = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
-        self._connections.add(conn)
+        for registry in self._registries:
+            registry.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._connections.discard(self._conn)
+        for registry in self._registries:
+            registry.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
         return True  # always require authentication
@@ -282,6 +289,15 @@ def _closed_port(host: str) -> int:
     return port
 
 
+@dataclass(slots=True)
+class _HostListener:
+    """How to (re)serve one host on a port, and what serves it now."""
+
+    serve: Callable[[int], Awaitable[asyncssh.SSHAcceptor]]
+    acceptor: asyncssh.SSHAcceptor | None
+    connections: set[Any]
+
+
 class RunningLab:
     """A started lab: its hosts, the shared password, and how to write a config for it."""
 
@@ -295,6 +311,7 @@ class RunningLab:
         configs: dict[str, FmcShellConfig],
         states: dict[str, FmcHost] | None = None,
         workdir: Path | None = None,
+        listeners: dict[str, _HostListener] | None = None,
     ):
         self.hosts = hosts
         self.password = password
@@ -304,6 +321,7 @@ class RunningLab:
         self._configs = configs
         self._states = states if states is not None else {}
         self._workdir = workdir
+        self._listeners = listeners if listeners is not None else {}
 
     def host(self, name: str) -> LabHost:
         """The host called ``name``; LabError when there is none."""
@@ -311,6 +329,56 @@ class RunningLab:
             if lab_host.name == name:
                 return lab_host
         raise LabError(f"no lab host called {name!r}")
+
+    def is_serving(self, name: str) -> bool:
+        """Whether host ``name`` accepts connections now (not stopped, not a closed port)."""
+        listener = self._listeners.get(self.host(name).name)
+        return listener is not None and listener.acceptor is not None
+
+    async def stop_host(self, name: str) -> None:
+        """Take host ``name`` off the network: refuse new connections and drop open ones.
+
+        Its port, host key and state (files, VDB, installs) are kept for ``start_host``.
+        Stopping a stopped host does nothing.
+        """
+        listener = self._listener(name)
+        acceptor, listener.acceptor = listener.acceptor, None
+        if acceptor is None:
+            return
+        with contextlib.suppress(ValueError):
+            self._servers.remove(acceptor)
+        acceptor.close()
+        open_connections = list(listener.connections)
+        for conn in open_connections:
+            conn.close()
+        waits = [acceptor.wait_closed(), *(conn.wait_closed() for conn in open_connections)]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), _CLOSE_TIMEOUT)
+
+    async def start_host(self, name: str) -> None:
+        """Serve host ``name`` again on its old port with its old host key and state.
+
+        Starting a serving host does nothing; LabError when the port is taken meanwhile.
+        """
+        listener = self._listener(name)
+        if listener.acceptor is not None:
+            return
+        lab_host = self.host(name)
+        try:
+            acceptor = await listener.serve(lab_host.port)
+        except OSError as exc:
+            raise LabError(
+                f"could not restart lab host {name} on {lab_host.host}:{lab_host.port}: {exc}"
+            ) from None
+        listener.acceptor = acceptor
+        self._servers.append(acceptor)
+
+    def _listener(self, name: str) -> _HostListener:
+        self.host(name)
+        listener = self._listeners.get(name)
+        if listener is None:
+            raise LabError(f"lab host {name} never listens (its scenario is a closed port)")
+        return listener
 
     def shell_config(self, name: str) -> FmcShellConfig:
         """The session config (files, certificate, behaviour) the host ``name`` started with."""
@@ -486,6 +554,7 @@ async def start_lab(
         raise
     connections: set[Any] = set()
     servers: list[asyncssh.SSHAcceptor] = []
+    listeners: dict[str, _HostListener] = {}
 
     async def start_one(name: str, scenario: Scenario) -> LabHost:
         key = asyncssh.generate_private_key("ssh-ed25519")
@@ -493,11 +562,14 @@ async def start_lab(
             port = _closed_port(host)
             return LabHost(name, host, port, scenario, _public_line(key, host, port))
         cut_after = UPLOAD_CUT_BYTES if scenario.upload_cut else None
-        try:
-            server = await asyncssh.create_server(
-                lambda: _LabSSHServer(password, scenario.login_ok, connections),
+        host_connections: set[Any] = set()
+
+        async def serve(port: int) -> asyncssh.SSHAcceptor:
+            # The same key, state and options every time: start_host reuses this.
+            acceptor: asyncssh.SSHAcceptor = await asyncssh.create_server(
+                lambda: _LabSSHServer(password, scenario.login_ok, connections, host_connections),
                 host,
-                0,
+                port,
                 server_host_keys=[key],
                 process_factory=_session_handler(states[name]),
                 sftp_factory=_sftp_factory(str(workdir / name), cut_after),
@@ -507,9 +579,14 @@ async def start_lab(
                 agent_forwarding=False,
                 x11_forwarding=False,
             )
+            return acceptor
+
+        try:
+            server = await serve(0)
         except OSError as exc:
             raise LabError(f"could not start lab host {name} on {host}: {exc}") from None
         servers.append(server)
+        listeners[name] = _HostListener(serve, server, host_connections)
         port = server.get_port()
         return LabHost(name, host, port, scenario, _public_line(key, host, port))
 
@@ -523,4 +600,6 @@ async def start_lab(
         # Never leave half a lab listening: stop what started, then report the first failure.
         await RunningLab([], password, now, servers, connections, configs, states, workdir).close()
         raise failures[0]
-    return RunningLab(hosts, password, now, servers, connections, configs, states, workdir)
+    return RunningLab(
+        hosts, password, now, servers, connections, configs, states, workdir, listeners
+    )

@@ -77,7 +77,8 @@ async def _refuse(
         await ctx.poster.ephemeral(channel, user, blocks.build_error(reason), thread_ts=thread)
 
 
-async def _user_groups(ctx: BotContext, user: str) -> frozenset[str]:
+async def user_groups(ctx: BotContext, user: str) -> frozenset[str]:
+    """The approver groups ``user`` belongs to (cached lookups; unreadable groups skipped)."""
     groups = set()
     for group in ctx.rules.approver_groups:
         try:
@@ -117,7 +118,7 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
     verdict = judge_click(
         request,
         user=user,
-        user_groups=await _user_groups(ctx, user),
+        user_groups=await user_groups(ctx, user),
         channel=channel,
         decision=decision,
         rules=ctx.rules,

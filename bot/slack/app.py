@@ -11,7 +11,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import actions, commands
+from bot.slack import actions, commands, snooze
 from bot.slack.context import BotContext
 
 log = logging.getLogger("bot.slack")
@@ -75,4 +75,5 @@ def build_app(
 
     commands.register(app, ctx)
     actions.register(app, ctx)
+    snooze.register(app, ctx)
     return app

@@ -35,6 +35,7 @@ from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.expiry import Status
 from bot.core.expiry import days_left as days_until
 from bot.core.findings import Finding
+from bot.core.incidents import needs_attention
 from bot.remediation.plan import SNORT_NOTICE, Plan
 from bot.remediation.service import ProgressEvent, ProgressState, RemediationResult
 from bot.scanning import ScanReport
@@ -43,7 +44,16 @@ from bot.slack.ids import (
     DECIDED_BLOCK,
     DECISION_BLOCK,
     DENY_ACTION,
+    INCIDENT_BLOCK,
+    SNOOZE_ACTION,
+    SNOOZE_CHOICES,
+    SNOOZE_DURATION_ACTION,
+    SNOOZE_DURATION_BLOCK,
+    SNOOZE_REASON_ACTION,
+    SNOOZE_REASON_BLOCK,
+    SNOOZE_VIEW,
     approval_value,
+    incident_value,
 )
 from bot.storage.records import AuditEntry, RemediationRun, RunStatus, StoredFinding
 
@@ -83,7 +93,6 @@ _SEVERITY: Mapping[Status, int] = {
     Status.WARNING: 3,
     Status.OK: 4,
 }
-_ATTENTION = frozenset({Status.WARNING, Status.CRITICAL, Status.EXPIRED, Status.UNKNOWN})
 _STATE_EMOJI: Mapping[str, str] = {
     ProgressState.STARTED: ":hourglass_flowing_sand:",
     ProgressState.WAITING: ":hourglass_flowing_sand:",
@@ -306,11 +315,6 @@ def _lines_to_sections(lines: Sequence[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- findings
-
-
-def needs_attention(finding: Finding) -> bool:
-    """True when the FMC is not plainly healthy: a worrying status, or a fix to make."""
-    return finding.status in _ATTENTION or finding.action is not Action.NONE
 
 
 def _worst_first(findings: Iterable[Finding]) -> list[Finding]:
@@ -741,9 +745,13 @@ def _stored_expiry(stored: StoredFinding) -> datetime | None:
 
 
 def build_status(
-    latest: Sequence[StoredFinding], *, now: datetime, pending_approvals: int = 0
+    latest: Sequence[StoredFinding],
+    *,
+    now: datetime,
+    pending_approvals: int = 0,
+    open_incidents: Sequence[tuple[str, str]] = (),
 ) -> Message:
-    """The fleet from the last stored results (no SSH): counts, soonest expiries, last check."""
+    """The fleet from the last stored results (no SSH): counts, soonest expiries, incidents."""
     if not latest:
         return _message(
             "fmccert status: no results yet",
@@ -765,6 +773,11 @@ def build_status(
     headline = f":bar_chart: fmccert status: {_plural(len(latest), 'FMC')}"
     blocks: list[Block] = [_header(headline), _count_fields(counts)]
     blocks.append(_section("*Soonest expiries:*\n" + ("\n".join(lines) or "none known")))
+    if open_incidents:
+        shown = [f"*{_name(fmc)}* ({_oneline(severity, 30)})" for fmc, severity in open_incidents]
+        blocks.append(
+            _section(_text(f"*Open incidents ({len(shown)}):* " + ", ".join(shown), 2900))
+        )
     approvals = _plural(pending_approvals, "approval")
     blocks.append(
         _context(
@@ -862,3 +875,108 @@ def build_working(text: str) -> Message:
     """A placeholder ("Checking fmc-east…") that is edited once the work is done."""
     safe = _text(text, 1000)
     return _message(safe, [_section(f":hourglass_flowing_sand: {safe}")])
+
+
+# ---------------------------------------------------------------- incidents
+
+
+def build_incident(
+    finding: Finding,
+    *,
+    incident_id: int,
+    approval_id: int | None,
+    state_line: str | None = None,
+    resolved: bool = False,
+) -> Message:
+    """An incident's message: the finding, Approve/Deny while pending, and Snooze while open.
+
+    ``state_line`` is mrkdwn (it may mention users); escape any user text in it first.
+    """
+    reply = build_finding_reply(finding, approval_id=None if resolved else approval_id)
+    blocks: list[Block | dict[str, Any]] = list(reply.blocks)
+    if state_line:  # mrkdwn composed by the caller, user text in it already escaped
+        blocks.append(_context(_clip(state_line, 1900)))
+    if not resolved:
+        snooze = ButtonElement(
+            text=PlainTextObject(text="Snooze", emoji=True),
+            action_id=SNOOZE_ACTION,
+            value=incident_value(incident_id),
+        )
+        blocks.append(ActionsBlock(block_id=INCIDENT_BLOCK, elements=[snooze]))
+    return _message(reply.text, blocks)
+
+
+def build_incident_note(reason: str, finding: Finding, *, previous: str | None = None) -> Message:
+    """A short post in an incident's thread: escalation, reminder, recovery or resolution."""
+    name = f"*{_name(finding.name)}*"
+    status = finding.status.value
+    expiry = _days_phrase(finding.days_left)
+    if reason == "escalated":
+        was = f" from {_oneline(previous, 40)}" if previous else ""
+        text = f":arrow_double_up: {name} escalated{was} to *{status}*: {expiry}."
+    elif reason == "reminder":
+        text = (
+            f":bell: {name} is still *{status}*: {expiry}. "
+            "Approve the fix above, or snooze it with a reason."
+        )
+    elif reason == "recovered":
+        was = f" (it was {_oneline(previous, 40)})" if previous else ""
+        text = f":white_check_mark: {name} answers again{was}."
+    elif reason == "renewed":
+        cert = finding.facts.certificate
+        until = f"; it now expires {_utc(cert.not_after)}" if cert else ""
+        text = f":white_check_mark: {name}: the certificate was renewed{until}. Incident resolved."
+    else:
+        text = f":white_check_mark: {name} no longer needs attention. Incident resolved."
+    return _message(text.replace("*", ""), [_section(text)])
+
+
+def build_notice(text: str) -> Message:
+    """A one-line notice from the bot itself (missed or skipped scheduled scans)."""
+    return _message(text, [_section(f":alarm_clock: {_text(text, 2900)}")])
+
+
+def build_snooze_modal(*, incident_id: int, fmc: str) -> dict[str, Any]:
+    """The modal asking for how long and why an FMC's incident is silenced."""
+    options = [
+        {"text": {"type": "plain_text", "text": label}, "value": str(seconds)}
+        for seconds, label in SNOOZE_CHOICES
+    ]
+    return {
+        "type": "modal",
+        "callback_id": SNOOZE_VIEW,
+        "private_metadata": incident_value(incident_id),
+        "title": {"type": "plain_text", "text": "Snooze alerts"},
+        "submit": {"type": "plain_text", "text": "Snooze"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Silence reminders and escalations for *{_name(fmc)}*.",
+                },
+            },
+            {
+                "type": "input",
+                "block_id": SNOOZE_DURATION_BLOCK,
+                "label": {"type": "plain_text", "text": "For how long"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": SNOOZE_DURATION_ACTION,
+                    "options": options,
+                    "initial_option": options[2],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": SNOOZE_REASON_BLOCK,
+                "label": {"type": "plain_text", "text": "Why"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": SNOOZE_REASON_ACTION,
+                    "max_length": 300,
+                },
+            },
+        ],
+    }

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core.advisory import Action
 from bot.core.approval import channel_allowed
 from bot.core.findings import Finding
+from bot.core.incidents import needs_attention
 from bot.errors import FmccertError, RemediationError
 from bot.remediation.plan import settings_problem
 from bot.scanning import ScanReport
@@ -117,7 +118,7 @@ async def post_findings_thread(
     """One reply per FMC needing attention; those with a runnable fix get Approve/Deny."""
     store = ctx.operations.store
     for finding in findings:
-        if not blocks.needs_attention(finding):
+        if not needs_attention(finding):
             continue
         action = fix_offered(ctx, finding)
         approval_id = None
@@ -204,9 +205,13 @@ async def _scan(
 async def _status(
     ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
 ) -> None:
+    store = ctx.operations.store
     latest = await ctx.operations.latest()
-    pending = await ctx.operations.store.pending_approvals()
-    message = blocks.build_status(latest, now=ctx.clock(), pending_approvals=len(pending))
+    pending = await store.pending_approvals()
+    incidents = [(incident.fmc, incident.severity) for incident in await store.open_incidents()]
+    message = blocks.build_status(
+        latest, now=ctx.clock(), pending_approvals=len(pending), open_incidents=incidents
+    )
     await ctx.poster.update(channel, parent, message)
 
 

@@ -37,3 +37,34 @@ def parse_approval_value(value: str) -> int:
         # Never echo the untrusted value back in full.
         raise ValueError(f"not an approval button value: {value[:40]!r}")
     return int(match.group(1))
+
+
+INCIDENT_BLOCK = "fmccert_incident"  # the actions block holding Snooze on incident messages
+SNOOZE_VIEW = "fmccert_snooze_view"  # callback_id of the snooze modal
+SNOOZE_DURATION_BLOCK, SNOOZE_DURATION_ACTION = "snooze_duration", "duration"
+SNOOZE_REASON_BLOCK, SNOOZE_REASON_ACTION = "snooze_reason", "reason"
+# Choices offered in the snooze modal: value (seconds) -> label.
+SNOOZE_CHOICES: tuple[tuple[int, str], ...] = (
+    (3600, "1 hour"),
+    (4 * 3600, "4 hours"),
+    (86400, "1 day"),
+    (3 * 86400, "3 days"),
+    (7 * 86400, "1 week"),
+)
+
+
+def incident_value(incident_id: int) -> str:
+    """A Snooze button's value: only the incident id."""
+    if incident_id <= 0:
+        raise ValueError("incident ids are positive")
+    return f"incident:{incident_id}"
+
+
+def parse_incident_value(value: object) -> int:
+    """The incident id from a button value or modal metadata; ValueError for anything else."""
+    if not isinstance(value, str) or not value.startswith("incident:"):
+        raise ValueError("not an fmccert incident value")
+    digits = value.removeprefix("incident:")
+    if not digits.isascii() or not digits.isdigit() or digits.startswith("0") or len(digits) > 18:
+        raise ValueError("not an fmccert incident value")
+    return int(digits)

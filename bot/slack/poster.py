@@ -125,6 +125,10 @@ class Poster:
             params["thread_ts"] = thread_ts
         await self._call("chat.postEphemeral", **params)
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal for the user whose click gave ``trigger_id`` (valid for 3 seconds)."""
+        await self._call("views.open", trigger_id=trigger_id, view=view)
+
     async def group_members(self, group: str, *, ttl: float = 300.0) -> frozenset[str]:
         """Members of a user group, cached for ``ttl`` seconds."""
         cached = self._group_cache.get(group)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import aiohttp
 from aiohttp import web
@@ -19,6 +20,9 @@ from bot.config import AppConfig
 from bot.errors import ConfigError
 from bot.operations import Operations
 from bot.scanning import Clock
+from bot.scheduling import DigestSchedule, ScanSchedule, ScanScheduler, schedules_from_config
+from bot.slack import blocks
+from bot.slack.alerts import publish_scheduled_scan
 from bot.slack.app import build_app
 from bot.slack.context import BotContext, rules_from_config
 from bot.slack.env import SlackEnv
@@ -58,6 +62,7 @@ class SlackBot:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._http: aiohttp.ClientSession | None = None
+        self.scheduler: ScanScheduler | None = None
         self.app: AsyncApp | None = None
         self.ctx: BotContext | None = None
 
@@ -96,12 +101,85 @@ class SlackBot:
         )
         self.app = build_app(self.ctx, client, signing_secret=secret, identity=identity)
         await self._serve_http()
+        await self._start_schedule()
         if self.env.app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, self.env.app_token.reveal())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         self.ready = True
         mode = "Socket Mode" if self._socket else f"HTTP on {self.host}:{self.port}/slack/events"
         log.info("fmccert bot ready (%s, team %s)", mode, self.ctx.team_id)
+
+    async def _start_schedule(self) -> None:
+        scans, digest = schedules_from_config(self.config)
+        if not scans and digest is None:
+            return
+        if not self.config.raw.slack.alert_channel:
+            raise ConfigError("schedule: scheduled scans need slack.alert_channel to post in")
+        store = self.store
+        self.scheduler = ScanScheduler(
+            scans,
+            digest,
+            run_scan=self.scheduled_scan,
+            run_digest=self.digest,
+            last_fire=store.last_fire,
+            record_fire=store.record_fire,
+            on_skipped=self._skipped,
+            clock=self.clock,
+        )
+        # A missed scan runs now, in the background: start-up (and /healthz) need not wait.
+        self.tasks.spawn(self.scheduler.catch_up(), name="catch-up")
+        self.scheduler.start()
+
+    @property
+    def alert_channel(self) -> str:
+        """Where scheduled scans post."""
+        return self.config.raw.slack.alert_channel or ""
+
+    async def scheduled_scan(
+        self, schedule: ScanSchedule, fire_time: datetime, missed: bool
+    ) -> None:
+        """One scheduled scan: scan, record, and carry out the incident rules in Slack."""
+        assert self.ctx is not None
+        where = f" of FMCs tagged {schedule.tag}" if schedule.tag else ""
+        if missed:
+            await self.ctx.poster.post(
+                self.alert_channel,
+                blocks.build_notice(
+                    f"The scheduled scan{where} due {fire_time:%Y-%m-%d %H:%M} UTC "
+                    f"(`{schedule.cron}` {schedule.timezone}) was missed while fmccert was "
+                    "not running; running it now."
+                ),
+            )
+        report = await self.operations.scan(
+            actor="system:schedule", tag=schedule.tag, kind="scheduled-scan"
+        )
+        await publish_scheduled_scan(
+            self.ctx,
+            report,
+            channel=self.alert_channel,
+            title=f"Scheduled scan{where}",
+            renotify=timedelta(hours=self.config.raw.schedule.renotify_hours),
+        )
+
+    async def digest(self, schedule: DigestSchedule, fire_time: datetime) -> None:
+        """The daily digest: the fleet from the last results, with open incidents."""
+        assert self.ctx is not None
+        store = self.store
+        message = blocks.build_status(
+            await store.latest_findings(),
+            now=self.clock(),
+            pending_approvals=len(await store.pending_approvals()),
+            open_incidents=[(i.fmc, i.severity) for i in await store.open_incidents()],
+        )
+        await self.ctx.poster.post(self.alert_channel, message)
+
+    async def _skipped(self, schedule: ScanSchedule, fire_time: datetime, why: str) -> None:
+        assert self.ctx is not None
+        await self.ctx.poster.post(
+            self.alert_channel,
+            blocks.build_notice(f"The scheduled scan due {fire_time:%Y-%m-%d %H:%M} UTC was "
+                                f"skipped: {why}."),
+        )  # fmt: skip
 
     async def _serve_http(self) -> None:
         web_app = web.Application()
@@ -136,6 +214,8 @@ class SlackBot:
     async def close(self) -> None:
         """Stop taking requests, let running work finish briefly, then cancel it."""
         self.ready = False
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         await self.tasks.close(grace=5.0)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.findings import Finding
+from bot.core.incidents import Incident, IncidentKind
 
 
 class RunStatus(enum.StrEnum):
@@ -169,3 +170,47 @@ class Store(Protocol):
         self, *, actor: str, action: str, fmc: str | None, detail: Mapping[str, Any], now: datetime
     ) -> AuditEntry: ...
     async def audit_log(self, fmc: str | None = None, limit: int = 200) -> list[AuditEntry]: ...
+
+    # incidents; create raises StorageError while one of (fmc, kind) is OPEN
+    async def open_incidents(self) -> list[Incident]: ...
+    async def incidents(self, fmc: str | None = None, limit: int = 100) -> list[Incident]: ...
+    async def create_incident(
+        self,
+        *,
+        fmc: str,
+        kind: IncidentKind,
+        severity: str,
+        detail: Mapping[str, Any],
+        now: datetime,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        message_ts: str | None = None,
+        approval_id: int | None = None,
+    ) -> Incident: ...
+    # None leaves a field unchanged; notified=True sets last_notified_at to now
+    async def update_incident(
+        self,
+        incident_id: int,
+        *,
+        now: datetime,
+        severity: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        message_ts: str | None = None,
+        approval_id: int | None = None,
+        notified: bool = False,
+    ) -> Incident: ...
+    async def resolve_incident(
+        self, incident_id: int, *, now: datetime, detail: Mapping[str, Any]
+    ) -> Incident: ...
+
+    # snoozes: append-only; per FMC the newest snooze wins, while its until is after now
+    async def snooze(
+        self, *, fmc: str, until: datetime, by: str, reason: str, now: datetime
+    ) -> None: ...
+    async def active_snoozes(self, now: datetime) -> dict[str, datetime]: ...
+
+    # schedule fires: when each scheduled job last fired
+    async def last_fire(self, key: str) -> datetime | None: ...
+    async def record_fire(self, key: str, at: datetime) -> None: ...  # insert or update

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.findings import Finding, finding_to_json
+from bot.core.incidents import Incident, IncidentKind, IncidentState
 from bot.errors import RemediationBusyError, StorageError
 from bot.storage.records import (
     AuditEntry,
@@ -45,12 +46,16 @@ from bot.storage.records import (
     StoredFinding,
 )
 from bot.storage.tables import (
+    OPEN_INCIDENT_INDEX,
     RUNNING_LOCK_INDEX,
     ApprovalRequestRow,
     AuditRow,
+    IncidentRow,
     ProbeResultRow,
     RemediationRunRow,
     RemediationStepRow,
+    ScheduleFireRow,
+    SnoozeRow,
 )
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
@@ -322,6 +327,34 @@ def _to_approval(row: ApprovalRequestRow) -> ApprovalRequest:
         decided_at=row.decided_at,
         run_id=row.run_id,
     )
+
+
+def _to_incident(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        fmc=row.fmc,
+        kind=IncidentKind(row.kind),
+        state=IncidentState(row.state),
+        severity=row.severity,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        resolved_at=row.resolved_at,
+        channel=row.channel,
+        thread_ts=row.thread_ts,
+        message_ts=row.message_ts,
+        last_notified_at=row.last_notified_at,
+        approval_id=row.approval_id,
+        detail=row.detail,
+    )
+
+
+def _is_open_incident_conflict(exc: BaseException | None) -> bool:
+    """Whether an insert was refused by the one-open-incident index."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    words = str(exc.orig)
+    # PostgreSQL names the index; SQLite names the indexed columns.
+    return OPEN_INCIDENT_INDEX in words or "incidents.fmc, incidents.kind" in words
 
 
 def _is_lock_conflict(exc: BaseException | None) -> bool:
@@ -760,3 +793,204 @@ class SqlStore:
         with self._errors("reading the audit log"):
             async with self._sessions() as session:
                 return [_to_audit(row) for row in await session.scalars(stmt)]
+
+    # incidents
+
+    async def open_incidents(self) -> list[Incident]:
+        """Every OPEN incident (at most one per FMC and kind), oldest first."""
+        stmt = (
+            select(IncidentRow)
+            .where(IncidentRow.state == IncidentState.OPEN.value)
+            .order_by(IncidentRow.opened_at, IncidentRow.id)
+        )
+        with self._errors("reading open incidents"):
+            async with self._sessions() as session:
+                return [_to_incident(row) for row in await session.scalars(stmt)]
+
+    async def incidents(self, fmc: str | None = None, limit: int = 100) -> list[Incident]:
+        """Incidents in any state, newest first, optionally of one FMC."""
+        stmt = select(IncidentRow)
+        if fmc is not None:
+            stmt = stmt.where(IncidentRow.fmc == fmc)
+        stmt = stmt.order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()).limit(limit)
+        with self._errors("reading incidents"):
+            async with self._sessions() as session:
+                return [_to_incident(row) for row in await session.scalars(stmt)]
+
+    async def create_incident(
+        self,
+        *,
+        fmc: str,
+        kind: IncidentKind,
+        severity: str,
+        detail: Mapping[str, Any],
+        now: datetime,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        message_ts: str | None = None,
+        approval_id: int | None = None,
+    ) -> Incident:
+        """Insert an OPEN incident; StorageError while one of (fmc, kind) is already open."""
+        kind = IncidentKind(kind)
+        _refuse_secret_keys(detail, "incident detail")
+        row = IncidentRow(
+            fmc=fmc,
+            kind=kind.value,
+            state=IncidentState.OPEN.value,
+            severity=severity,
+            opened_at=now,
+            updated_at=now,
+            channel=channel,
+            thread_ts=thread_ts,
+            message_ts=message_ts,
+            approval_id=approval_id,
+            detail=dict(detail),
+        )
+        doing = f"opening a {kind.value} incident of {fmc}"
+        try:
+            with self._errors(doing):
+                async with self._sessions() as session, session.begin():
+                    session.add(row)
+                    await session.flush()
+                    await session.refresh(row)
+        except StorageError as exc:
+            if _is_open_incident_conflict(exc.__cause__):
+                raise StorageError(
+                    f"{doing} failed: one is already open ({self.url})"
+                ) from exc.__cause__
+            raise
+        return _to_incident(row)
+
+    async def update_incident(
+        self,
+        incident_id: int,
+        *,
+        now: datetime,
+        severity: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        message_ts: str | None = None,
+        approval_id: int | None = None,
+        notified: bool = False,
+    ) -> Incident:
+        """Change the given fields (None: unchanged) and updated_at; notified marks a post."""
+        values: dict[str, Any] = {"updated_at": now}
+        if detail is not None:
+            _refuse_secret_keys(detail, "incident detail")
+            values["detail"] = dict(detail)
+        given = {
+            "severity": severity,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "message_ts": message_ts,
+            "approval_id": approval_id,
+        }
+        values.update({key: value for key, value in given.items() if value is not None})
+        if notified:
+            values["last_notified_at"] = now
+        stmt = (
+            update(IncidentRow)
+            .where(IncidentRow.id == incident_id)
+            .values(**values)
+            .returning(IncidentRow)
+        )
+        doing = f"updating incident {incident_id}"
+        with self._errors(doing):
+            async with self._sessions() as session, session.begin():
+                row = (await session.scalars(stmt)).first()
+        if row is None:
+            raise StorageError(f"{doing} failed: no such incident")
+        return _to_incident(row)
+
+    async def resolve_incident(
+        self, incident_id: int, *, now: datetime, detail: Mapping[str, Any]
+    ) -> Incident:
+        """Resolve an OPEN incident with the finding that showed it gone."""
+        _refuse_secret_keys(detail, "incident detail")
+        stmt = (
+            update(IncidentRow)
+            .where(
+                IncidentRow.id == incident_id,
+                IncidentRow.state == IncidentState.OPEN.value,
+            )
+            .values(
+                state=IncidentState.RESOLVED.value,
+                resolved_at=now,
+                updated_at=now,
+                detail=dict(detail),
+            )
+            .returning(IncidentRow)
+        )
+        doing = f"resolving incident {incident_id}"
+        with self._errors(doing):
+            async with self._sessions() as session, session.begin():
+                row = (await session.scalars(stmt)).first()
+                exists = row is not None or (
+                    await session.get(IncidentRow, incident_id) is not None
+                )
+        if row is not None:
+            return _to_incident(row)
+        reason = "it is already resolved" if exists else "no such incident"
+        raise StorageError(f"{doing} failed: {reason}")
+
+    # snoozes
+
+    async def snooze(
+        self, *, fmc: str, until: datetime, by: str, reason: str, now: datetime
+    ) -> None:
+        """Record a snooze of ``fmc`` until ``until``; an until at or before now ends one."""
+        row = SnoozeRow(fmc=fmc, until=until, snoozed_by=by, reason=reason, created_at=now)
+        with self._errors(f"snoozing {fmc}"):
+            async with self._sessions() as session, session.begin():
+                session.add(row)
+
+    async def active_snoozes(self, now: datetime) -> dict[str, datetime]:
+        """FMC -> until of its newest snooze, for the FMCs whose newest snooze is not over."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise StorageError(f"reading snoozes failed: naive datetime {now.isoformat()}")
+        newest = select(
+            SnoozeRow.fmc,
+            SnoozeRow.until,
+            func.row_number()
+            .over(
+                partition_by=SnoozeRow.fmc,
+                order_by=(SnoozeRow.created_at.desc(), SnoozeRow.id.desc()),
+            )
+            .label("rank"),
+        ).subquery()
+        stmt = select(newest.c.fmc, newest.c.until).where(newest.c.rank == 1)
+        with self._errors("reading snoozes"):
+            async with self._sessions() as session:
+                rows = (await session.execute(stmt)).all()
+        return {fmc: until for fmc, until in rows if until > now}
+
+    # schedule fires
+
+    async def last_fire(self, key: str) -> datetime | None:
+        """When the scheduled job ``key`` last fired, or None if never."""
+        with self._errors(f"reading the last fire of {key}"):
+            async with self._sessions() as session:
+                row = await session.get(ScheduleFireRow, key)
+        return row.last_fire_at if row is not None else None
+
+    async def record_fire(self, key: str, at: datetime) -> None:
+        """Remember that the scheduled job ``key`` fired at ``at`` (insert or update)."""
+        values = {"key": key, "last_fire_at": at}
+        with self._errors(f"recording a fire of {key}"):
+            async with self._sessions() as session, session.begin():
+                if self._engine.dialect.name == "postgresql":
+                    pg = postgresql_insert(ScheduleFireRow).values(values)
+                    await session.execute(
+                        pg.on_conflict_do_update(
+                            index_elements=["key"], set_={"last_fire_at": pg.excluded.last_fire_at}
+                        )
+                    )
+                else:
+                    lite = sqlite_insert(ScheduleFireRow).values(values)
+                    await session.execute(
+                        lite.on_conflict_do_update(
+                            index_elements=["key"],
+                            set_={"last_fire_at": lite.excluded.last_fire_at},
+                        )
+                    )

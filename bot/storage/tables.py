@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from bot.core.approval import ApprovalStatus
+from bot.core.incidents import IncidentKind, IncidentState
 
 # Stable constraint names, so later migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -32,6 +34,7 @@ NAMING_CONVENTION = {
 }
 
 RUNNING_LOCK_INDEX = "uq_remediation_runs_running_fmc"
+OPEN_INCIDENT_INDEX = "uq_incidents_open_fmc_kind"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -183,3 +186,67 @@ class ApprovalRequestRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None]
     run_id: Mapped[int | None] = mapped_column(ForeignKey("remediation_runs.id"))
+
+
+def _one_of(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{value.value}'" for value in values) + ")"
+
+
+class IncidentRow(Base):
+    """One incident; the partial unique index keeps one OPEN incident per (fmc, kind)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", IncidentKind), name="kind"),
+        CheckConstraint(_one_of("state", IncidentState), name="state"),
+        # At most one OPEN incident per FMC and kind, whatever process inserts it.
+        Index(
+            OPEN_INCIDENT_INDEX,
+            "fmc",
+            "kind",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+        # open_incidents(): the few open rows without a table scan.
+        Index("ix_incidents_state_fmc", "state", "fmc"),
+        Index("ix_incidents_fmc_opened_at", "fmc", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fmc: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    last_notified_at: Mapped[datetime | None]
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
+    detail: Mapped[dict[str, Any]]
+
+
+class SnoozeRow(Base):
+    """One snooze of one FMC's reminders; append-only, the newest per FMC wins."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_fmc_created_at", "fmc", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fmc: Mapped[str] = mapped_column(String(255))
+    until: Mapped[datetime]
+    snoozed_by: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ScheduleFireRow(Base):
+    """When a scheduled job last fired, so a restart neither skips nor repeats it."""
+
+    __tablename__ = "schedule_fires"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_fire_at: Mapped[datetime]

@@ -225,3 +225,17 @@ async def test_password_is_nowhere_in_database_or_output(site: LabSite) -> None:
     assert database.exists()
     for path in files:
         assert password.encode() not in path.read_bytes(), path
+
+
+async def test_status_reads_stored_results_without_ssh(site: LabSite) -> None:
+    """`fmccert status` counts the last results and exits like a scan would, without SSH."""
+    await fmccert(*site.args("scan"))
+    await site.lab.close()  # no FMC answers any more: status must not need them
+    result = await fmccert(*site.args("status", "--json"))
+    record = json.loads(result.stdout)
+    assert result.status == 2  # the lab holds critical FMCs
+    assert record["checked"] == record["fmcs"] == len(SCENARIOS)
+    assert record["counts"]["critical"] >= 1
+    assert len(record["soonest_expiries"]) == 5
+    text = await fmccert(*site.args("status"))
+    assert "soonest expiries:" in text.stdout

@@ -104,3 +104,15 @@ def test_exit_status_like_monitoring_plugins(days_list: list[float | None], expe
         for i, days in enumerate(days_list)
     ]
     assert exit_status(findings) == expected
+
+
+def test_record_round_trip_rebuilds_the_finding() -> None:
+    """finding_to_record keeps everything needed to rebuild the Finding exactly."""
+    from bot.core.findings import finding_from_record, finding_to_record
+
+    for outcome in (
+        _outcome(12.5),
+        _outcome(None, None, None, ErrorInfo("timeout", "no prompt", "login")),
+    ):
+        finding = assess_outcome("fmc-east", "10.1.2.3", outcome, Thresholds(), NOW)
+        assert finding_from_record(finding_to_record(finding)) == finding

@@ -231,3 +231,42 @@ def test_line_editor_regex_is_built_once_and_shared() -> None:
         made._build_printable()
     assert first._printable is second._printable
     assert first._printable.fullmatch("abc xyz")
+
+
+async def test_stop_host_refuses_and_start_host_serves_again_on_the_same_port(
+    lab_factory: LabFactory, tmp_path: Path
+) -> None:
+    """A stopped host refuses connections; restarted, it serves the same port, key and state."""
+    lab = await lab_factory(["fixed-7710", "fixed-7710"])
+    known_hosts = _known_hosts(lab, tmp_path)
+    target, other = lab.hosts
+    state = lab.host_state(target.name)
+    async with await _connect(lab, target, known_hosts) as conn:
+        assert (await asyncio.wait_for(conn.run("true"), 2)).exit_status == 0
+        await lab.stop_host(target.name)
+        await asyncio.wait_for(conn.wait_closed(), 2)  # an open session drops too
+    assert not lab.is_serving(target.name)
+    with pytest.raises(ConnectionRefusedError):
+        await _connect(lab, target, known_hosts)
+    async with await _connect(lab, other, known_hosts) as conn:
+        assert (await asyncio.wait_for(conn.run("true"), 2)).exit_status == 0
+    await lab.stop_host(target.name)  # stopping twice is harmless
+    await lab.start_host(target.name)
+    await lab.start_host(target.name)  # so is starting twice
+    assert lab.is_serving(target.name)
+    assert lab.host(target.name).port == target.port
+    assert lab.host_state(target.name) is state
+    async with await _connect(lab, target, known_hosts) as conn:
+        result = await asyncio.wait_for(conn.run("cat /etc/sf/ims.conf"), 2)
+        assert "SWVERSION=7.7.10\n" in str(result.stdout)
+
+
+async def test_stop_host_rejects_a_host_that_never_listens(lab_factory: LabFactory) -> None:
+    """A closed-port scenario has no server to stop or start: LabError names it."""
+    closed = next(scenario for scenario in CATALOG.values() if not scenario.listening)
+    lab = await lab_factory([closed])
+    with pytest.raises(LabError, match="never listens"):
+        await lab.stop_host(lab.hosts[0].name)
+    with pytest.raises(LabError, match="never listens"):
+        await lab.start_host(lab.hosts[0].name)
+    assert not lab.is_serving(lab.hosts[0].name)

@@ -57,7 +57,9 @@ class Site:
         """The loaded config."""
         return load_config(self.config_path, {})
 
-    async def start_bot(self, *, socket_mode: bool = False) -> SlackBot:
+    async def start_bot(
+        self, *, socket_mode: bool = False, clock: Callable[[], datetime] = utc_now
+    ) -> SlackBot:
         """Start a real bot on this site's database, pointed at the stand-in."""
         config = self.config()
         store = await open_store(config.storage_url, base_dir=config.base_dir)
@@ -68,7 +70,7 @@ class Site:
             api_url=self.standin.base_url,
         )
         bot = SlackBot(
-            config, store, env, clock=utc_now, port=0, post_interval=0.05, progress_interval=0.1
+            config, store, env, clock=clock, port=0, post_interval=0.05, progress_interval=0.1
         )
         await bot.start()
         self.bots.append(bot)
@@ -148,7 +150,9 @@ async def site_factory(
     """Make a Site from scenario names and slack-section changes; everything closes after."""
     made: list[Site] = []
 
-    async def make(scenarios: list[str] = SCENARIOS, **slack: Any) -> Site:
+    async def make(
+        scenarios: list[str] = SCENARIOS, *, schedule: dict[str, Any] | None = None, **slack: Any
+    ) -> Site:
         lab = await start_lab(
             pick_scenarios(len(scenarios), scenarios), now=utc_now(), install_delay=0.3
         )
@@ -157,6 +161,8 @@ async def site_factory(
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         data["slack"] = slack_section(**slack)
         data["remediation"]["vdb_poll_interval_seconds"] = 0.1
+        if schedule is not None:
+            data["schedule"] = schedule
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         site = Site(lab, path, standin)
         made.append(site)

@@ -23,6 +23,7 @@ from bot.core.findings import (
     assess_outcome,
     finding_to_json,
 )
+from bot.core.incidents import needs_attention
 from bot.remediation.plan import SNORT_NOTICE, Plan, Step, StepKind
 from bot.remediation.service import ProgressEvent, ProgressState, RemediationResult
 from bot.scanning import ScanReport
@@ -40,7 +41,6 @@ from bot.slack.blocks import (
     build_scan_messages,
     build_status,
     build_working,
-    needs_attention,
 )
 from bot.slack.ids import (
     APPROVE_ACTION,

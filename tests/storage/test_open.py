@@ -16,10 +16,17 @@ from sqlalchemy import CheckConstraint, Connection, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.core.approval import ApprovalStatus
+from bot.core.incidents import IncidentKind
 from bot.errors import StorageError
 from bot.storage.records import Store
 from bot.storage.sql import MIGRATIONS_DIR, SqlStore, alembic_config, mask_url, open_store
-from bot.storage.tables import AuditRow, Base, RemediationRunRow
+from bot.storage.tables import (
+    OPEN_INCIDENT_INDEX,
+    ApprovalRequestRow,
+    AuditRow,
+    Base,
+    RemediationRunRow,
+)
 from tests.storage.pg import postgres_url, skip_or_fail
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
@@ -29,6 +36,9 @@ TABLES = {
     "remediation_steps",
     "audit_log",
     "approval_requests",
+    "incidents",
+    "snoozes",
+    "schedule_fires",
 }
 
 
@@ -116,6 +126,33 @@ async def test_migrations_match_the_models(db_url: str) -> None:
     finally:
         await store.close()
     assert expected_checks["approval_requests"] == {"ck_approval_requests_status"}
+    assert expected_checks["incidents"] == {"ck_incidents_kind", "ck_incidents_state"}
+
+
+async def test_open_incident_index_is_partial_and_unique(db_url: str) -> None:
+    """The one-open-incident index exists on (fmc, kind), unique, limited to open rows."""
+
+    def indexes(conn: Connection) -> dict[str, tuple[list[str], bool]]:
+        return {
+            str(ix["name"]): ([str(c) for c in ix["column_names"]], bool(ix["unique"]))
+            for ix in inspect(conn).get_indexes("incidents")
+        }
+
+    store = await open_store(db_url)
+    try:
+        async with store.engine.connect() as conn:
+            found = await conn.run_sync(indexes)
+            if conn.dialect.name == "postgresql":
+                sql = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+            else:
+                sql = "SELECT sql FROM sqlite_master WHERE name = :name"
+            definition = (await conn.execute(text(sql), {"name": OPEN_INCIDENT_INDEX})).scalar()
+    finally:
+        await store.close()
+    assert found[OPEN_INCIDENT_INDEX] == (["fmc", "kind"], True)
+    assert "state = 'open'" in str(definition).replace("(", "").replace(")", "").replace(
+        "::text", ""
+    )
 
 
 async def _upgrade_to(url: str, revision: str) -> None:
@@ -165,7 +202,7 @@ async def test_0001_database_is_migrated_on_open_and_keeps_its_data(db_url: str)
         async with store.engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert version == [(_head(),)]
-        assert _head() == "0002"
+        assert _head() == "0003"
         assert [(e.actor, dict(e.detail)) for e in await store.audit_log()] == [
             ("cli:alice", {"n": 1})
         ]
@@ -208,11 +245,87 @@ async def test_0002_downgrades_and_upgrades_again(db_url: str) -> None:
         await store.close()
 
 
+async def test_0002_database_is_migrated_on_open_and_keeps_its_data(db_url: str) -> None:
+    """A database left at 0002 gains the incident tables on open, and its rows survive."""
+    await _upgrade_to(db_url, "0002")
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(AuditRow).values(
+                    at=NOW, actor="cli:alice", action="scan", fmc=None, detail={"n": 2}
+                )
+            )
+            approval_id = (
+                await conn.execute(
+                    insert(ApprovalRequestRow)
+                    .values(
+                        fmc="fmc-east",
+                        action="vdb-update",
+                        requested_by="U0ALICE",
+                        created_at=NOW,
+                        expires_at=NOW,
+                        status="pending",
+                    )
+                    .returning(ApprovalRequestRow.id)
+                )
+            ).scalar_one()
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert not tables & {"incidents", "snoozes", "schedule_fires"}
+    finally:
+        await engine.dispose()
+
+    store = await open_store(db_url)
+    try:
+        async with store.engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert version == [(_head(),)]
+        assert [dict(e.detail) for e in await store.audit_log()] == [{"n": 2}]
+        assert [r.id for r in await store.pending_approvals()] == [approval_id]
+        incident = await store.create_incident(
+            fmc="fmc-east",
+            kind=IncidentKind.CERTIFICATE,
+            severity="warning",
+            detail={},
+            now=NOW,
+            approval_id=approval_id,
+        )
+        assert await store.open_incidents() == [incident]
+        await store.record_fire("daily-scan", NOW)
+        assert await store.last_fire("daily-scan") == NOW
+    finally:
+        await store.close()
+
+
+async def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
+    """Revision 0003's downgrade drops its three tables cleanly, and opening restores them."""
+    await _upgrade_to(db_url, "0003")
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0002"))
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    finally:
+        await engine.dispose()
+    assert not tables & {"incidents", "snoozes", "schedule_fires"}
+    assert "approval_requests" in tables
+    assert version == [("0002",)]
+
+    store = await open_store(db_url)
+    try:
+        assert await store.open_incidents() == []
+        assert await store.active_snoozes(NOW) == {}
+    finally:
+        await store.close()
+
+
 def test_migrations_ship_inside_the_package() -> None:
     """The Alembic scripts live in bot/storage/migrations, where package-data installs them."""
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0003_incidents.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0002_approvals.py").is_file()
 
 

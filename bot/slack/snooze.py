@@ -1,0 +1,154 @@
+"""Snooze: an approver silences one FMC's reminders and escalations for a while, saying why.
+
+The button opens a modal (how long, why); the submission is re-checked (approver, open
+incident), recorded with who and why, audited, and shown on the incident's message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core.approval import is_approver
+from bot.core.findings import Finding, finding_from_record
+from bot.core.incidents import Incident, IncidentState
+from bot.errors import FmccertError
+from bot.slack import blocks
+from bot.slack.actions import user_groups
+from bot.slack.context import BotContext
+from bot.slack.ids import (
+    SNOOZE_ACTION,
+    SNOOZE_CHOICES,
+    SNOOZE_DURATION_ACTION,
+    SNOOZE_DURATION_BLOCK,
+    SNOOZE_REASON_ACTION,
+    SNOOZE_REASON_BLOCK,
+    SNOOZE_VIEW,
+    parse_incident_value,
+)
+
+log = logging.getLogger("bot.slack.snooze")
+Ack = Callable[..., Awaitable[None]]
+ALLOWED_SECONDS = {seconds for seconds, _ in SNOOZE_CHOICES}
+
+
+async def _incident(ctx: BotContext, incident_id: int) -> Incident | None:
+    for incident in await ctx.operations.store.open_incidents():
+        if incident.id == incident_id:
+            return incident
+    return None
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    """Register the Snooze button and the snooze modal's submission."""
+
+    @app.action(SNOOZE_ACTION)
+    async def on_snooze(ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id", ""))
+        channel = (body.get("channel") or {}).get("id")
+        try:
+            incident_id = parse_incident_value((body.get("actions") or [{}])[0].get("value"))
+        except ValueError:
+            return
+        incident = await _incident(ctx, incident_id)
+        refusal = None
+        if incident is None:
+            refusal = "That incident is already resolved."
+        elif not is_approver(user, await user_groups(ctx, user), ctx.rules):
+            refusal = "Only fmccert approvers may snooze alerts."
+        if refusal is not None:
+            await _refuse(ctx, user, channel, refusal, incident)
+            return
+        assert incident is not None
+        view = blocks.build_snooze_modal(incident_id=incident.id, fmc=incident.fmc)
+        try:
+            await ctx.poster.open_view(str(body.get("trigger_id", "")), view)
+        except FmccertError as exc:
+            log.warning("could not open the snooze dialog: %s", exc)
+
+    @app.view(SNOOZE_VIEW)
+    async def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = (view.get("state") or {}).get("values") or {}
+        choice = (values.get(SNOOZE_DURATION_BLOCK) or {}).get(SNOOZE_DURATION_ACTION) or {}
+        seconds_raw = str((choice.get("selected_option") or {}).get("value", ""))
+        reason = str(
+            ((values.get(SNOOZE_REASON_BLOCK) or {}).get(SNOOZE_REASON_ACTION) or {}).get("value")
+            or ""
+        ).strip()
+        if not seconds_raw.isdigit() or int(seconds_raw) not in ALLOWED_SECONDS:
+            await ack(response_action="errors", errors={SNOOZE_DURATION_BLOCK: "Pick a duration."})
+            return
+        if not reason:
+            await ack(response_action="errors", errors={SNOOZE_REASON_BLOCK: "Say why."})
+            return
+        await ack()
+        user = str((body.get("user") or {}).get("id", ""))
+        ctx.tasks.spawn(
+            _snooze(ctx, view.get("private_metadata"), user, int(seconds_raw), reason),
+            name="snooze",
+        )
+
+
+async def _refuse(
+    ctx: BotContext, user: str, channel: str | None, reason: str, incident: Incident | None
+) -> None:
+    await ctx.operations.store.audit(
+        actor=f"slack:{user}",
+        action="incident.snooze_refused",
+        fmc=incident.fmc if incident else None,
+        detail={"reason": reason},
+        now=ctx.clock(),
+    )
+    if channel:
+        thread = incident.thread_ts if incident else None
+        await ctx.poster.ephemeral(channel, user, blocks.build_error(reason), thread_ts=thread)
+
+
+async def _snooze(ctx: BotContext, metadata: object, user: str, seconds: int, reason: str) -> None:
+    try:
+        incident_id = parse_incident_value(metadata)
+    except ValueError:
+        return
+    incident = await _incident(ctx, incident_id)
+    if incident is None or incident.state is not IncidentState.OPEN:
+        return
+    if not is_approver(user, await user_groups(ctx, user), ctx.rules):  # re-checked on submit
+        await _refuse(ctx, user, incident.channel, "Only fmccert approvers may snooze.", incident)
+        return
+    now = ctx.clock()
+    until = now + timedelta(seconds=seconds)
+    store = ctx.operations.store
+    await store.snooze(fmc=incident.fmc, until=until, by=user, reason=reason, now=now)
+    await store.audit(
+        actor=f"slack:{user}",
+        action="incident.snoozed",
+        fmc=incident.fmc,
+        detail={"incident_id": incident.id, "until": until.isoformat(), "reason": reason},
+        now=now,
+    )
+    if incident.channel and incident.message_ts:
+        finding = _finding_from_detail(incident)
+        if finding is not None:
+            line = f"Snoozed by <@{user}> until {until:%Y-%m-%d %H:%M} UTC: {blocks.escape(reason)}"
+            approval_id = None
+            if incident.approval_id is not None:
+                request = await store.approval(incident.approval_id)
+                if request is not None and request.status.value == "pending":
+                    approval_id = request.id
+            message = blocks.build_incident(
+                finding, incident_id=incident.id, approval_id=approval_id, state_line=line
+            )
+            await ctx.poster.update(incident.channel, incident.message_ts, message)
+
+
+def _finding_from_detail(incident: Incident) -> Finding | None:
+    """Rebuild the finding shown on the incident from its stored record, if possible."""
+    try:
+        return finding_from_record(incident.detail)
+    except (KeyError, TypeError, ValueError):
+        return None
