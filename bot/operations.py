@@ -14,10 +14,12 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
 from bot.errors import StorageError, UsageError
 from bot.fmc.probe import probe_fmc
+from bot.logs import bound, register_secret
 from bot.remediation.service import (
     Prepared,
     RemediationResult,
@@ -30,10 +32,18 @@ from bot.remediation.service import ProgressListener as RemediationProgress
 from bot.scanning import Clock, Prober, ProgressListener, ScanReport, scan_fleet
 from bot.storage.records import RemediationRun, Store, StoredFinding
 
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+
 log = logging.getLogger("bot.operations")
 
 # A run whose heartbeat is older than this is taken for dead even on another host.
 STALE_AFTER = timedelta(minutes=2)
+
+
+def new_scan_id() -> str:
+    """A short random id naming one scan in the store and the log."""
+    return uuid.uuid4().hex[:12]
 
 
 def process_owner() -> str:
@@ -51,11 +61,15 @@ class Operations:
         *,
         clock: Clock,
         probe: Prober = probe_fmc,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.probe = probe
+        self.metrics = metrics  # optional: the bot has one, the CLI does not
+        for entry in config.fmcs:  # every composition root builds Operations: mask passwords
+            register_secret(entry.target.password)
 
     async def scan(
         self,
@@ -70,26 +84,37 @@ class Operations:
         entries = self.config.select(names, tag)
         if not entries:
             raise UsageError(f"no FMC has the tag {tag!r}" if tag else "the config lists no FMC")
-        report = await scan_fleet(
-            entries,
-            self.probe,
-            timeouts=self.config.timeouts,
-            thresholds=self.config.thresholds,
-            concurrency=self.config.concurrency,
-            clock=self.clock,
-            on_progress=on_progress,
-        )
-        await self.record_scan(report, actor=actor, kind=kind, tag=tag)
+        scan_id = new_scan_id()
+        with bound(scan_id=scan_id):  # every log line of this scan carries its id
+            log.info("%s of %d FMC(s) started by %s", kind, len(entries), actor)
+            report = await scan_fleet(
+                entries,
+                self.probe,
+                timeouts=self.config.timeouts,
+                thresholds=self.config.thresholds,
+                concurrency=self.config.concurrency,
+                clock=self.clock,
+                on_progress=on_progress,
+            )
+            await self.record_scan(report, actor=actor, kind=kind, tag=tag, scan_id=scan_id)
         return report
 
     async def record_scan(
-        self, report: ScanReport, *, actor: str, kind: str, tag: str | None
+        self,
+        report: ScanReport,
+        *,
+        actor: str,
+        kind: str,
+        tag: str | None,
+        scan_id: str | None = None,
     ) -> str | None:
         """Store the findings and one audit entry; returns the scan id, None if not stored.
 
         A storage failure is logged and reported, never allowed to lose the scan itself.
         """
-        scan_id = uuid.uuid4().hex[:12]
+        scan_id = scan_id or new_scan_id()
+        if self.metrics is not None:
+            self.metrics.observe_scan(report, kind=kind)
         counts = Counter(finding.status.value for finding in report.findings)
         try:
             await self.store.record_findings(report.findings, scan_id=scan_id)
@@ -107,8 +132,15 @@ class Operations:
                 now=self.clock(),
             )
         except StorageError as exc:
-            log.warning("scan results were not recorded: %s", exc)
+            log.warning("scan results were not recorded: %s", exc, extra={"scan_id": scan_id})
             return None
+        log.info(
+            "%s recorded: %s in %.1f s",
+            kind,
+            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no FMC",
+            report.duration_seconds,
+            extra={"scan_id": scan_id},
+        )
         return scan_id
 
     async def latest(self) -> list[StoredFinding]:
@@ -127,6 +159,10 @@ class Operations:
 
     async def prepare(self, fmc: str, action: str) -> Prepared:
         """Probe the FMC and build the plan; RemediationError says why it cannot apply."""
+        with bound(fmc=fmc):
+            return await self._prepare(fmc, action)
+
+    async def _prepare(self, fmc: str, action: str) -> Prepared:
         return await prepare_remediation(
             self.config.entry(fmc).target,
             action,
@@ -146,6 +182,22 @@ class Operations:
         on_progress: RemediationProgress | None,
     ) -> RemediationResult:
         """Run a prepared plan under the per-FMC lock; every step is recorded."""
+        with bound(fmc=prepared.plan.fmc):
+            result = await self._execute(
+                prepared, requested_by=requested_by, approved_by=approved_by,
+                on_progress=on_progress,
+            )  # fmt: skip
+            log.info("%s finished: %s", prepared.plan.action, result.status.value)
+        return result
+
+    async def _execute(
+        self,
+        prepared: Prepared,
+        *,
+        requested_by: str,
+        approved_by: str | None,
+        on_progress: RemediationProgress | None,
+    ) -> RemediationResult:
         return await execute_remediation(
             prepared,
             self.config.entry(prepared.plan.fmc).target,

@@ -18,6 +18,7 @@ from bot.config import FmcEntry
 from bot.core.expiry import Thresholds
 from bot.core.findings import ErrorInfo, Finding, ProbeOutcome, assess_outcome
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
+from bot.logs import bound
 
 log = logging.getLogger("bot.scan")
 
@@ -88,11 +89,13 @@ async def scan_fleet(
 
     async def check(index: int, entry: FmcEntry) -> None:
         nonlocal done
-        async with semaphore:
-            outcome = await _probe_within_deadline(probe, entry, timeouts, clock)
-        finding = assess_outcome(
-            entry.name, entry.target.host, outcome, thresholds, outcome.checked_at
-        )
+        with bound(fmc=entry.name):  # this task's log lines name its FMC
+            async with semaphore:
+                outcome = await _probe_within_deadline(probe, entry, timeouts, clock)
+            finding = assess_outcome(
+                entry.name, entry.target.host, outcome, thresholds, outcome.checked_at
+            )
+            log.info("checked: %s", finding.status.value)
         findings[index] = finding
         done += 1
         if on_progress is not None:

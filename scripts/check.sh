@@ -2,16 +2,19 @@
 # Set up everything the checks need, then run them all: ruff, ruff format, mypy, pytest.
 # Works on a fresh Debian machine: creates .venv, installs the package with its dev
 # extras and, when run as root, Debian's openssh-server (the tests prove the SSH client
-# against OpenSSH's own sshd) and PostgreSQL (the storage tests run against SQLite and
-# PostgreSQL). Without root those tests skip and say why; with CI set they fail instead.
+# against OpenSSH's own sshd), chromium (the demo console is tested in a real browser)
+# and PostgreSQL (the storage tests run against SQLite and PostgreSQL). Without root those tests skip and say why; with CI set they fail instead.
 # Extra arguments go to pytest, e.g. `bash scripts/check.sh -k probe`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
-    echo "== installing openssh-server (Debian)"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && { [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/chromium ]; }; then
+    # sshd: the SSH client is proven against OpenSSH; chromium: the console's browser test.
+    echo "== installing openssh-server and chromium (Debian)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        openssh-server chromium >/dev/null
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${FMCCERT_TEST_PG_URL:-}" ]; then

@@ -17,6 +17,7 @@ from typing import NoReturn
 from bot import __version__
 from bot.core.findings import EXIT_UNKNOWN
 from bot.errors import FmccertError, UsageError
+from bot.logs import configure_logging
 
 log = logging.getLogger("bot.cli")
 ACTIONS = ("vdb-update", "restart")
@@ -115,9 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
 
     demo = commands.add_parser(
-        "demo", parents=[common], help="run a lab fleet and scan it: no FMC or Slack needed"
+        "demo",
+        parents=[common],
+        help="the whole product on loopback with a local Slack console: no FMC or Slack needed",
     )
-    demo.add_argument("--json", action="store_true", help="print a JSON array")
+    demo.add_argument("--port", type=int, default=8080, help="console port (default 8080)")
+    demo.add_argument(
+        "--scan-minutes", type=int, default=5, help="scheduled scan interval (default 5)"
+    )
+    demo.add_argument("--folder", help="keep the demo's config and database here")
+    demo.add_argument(
+        "--scan-only", action="store_true", help="just scan a lab fleet once and print it"
+    )
+    demo.add_argument("--json", action="store_true", help="with --scan-only: print JSON")
     return parser
 
 
@@ -144,11 +155,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m bot``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(verbose=args.verbose, stream=sys.stderr)
     try:
         if getattr(args, "limit", 1) < 1:
             raise UsageError("--limit must be at least 1")

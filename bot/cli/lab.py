@@ -71,7 +71,35 @@ def command_lab(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    """`fmccert demo`: one lab FMC per scenario, scanned with the real probe."""
+    """`fmccert demo`: the whole product on loopback, shown in a local Slack console."""
+    if args.scan_only:
+        return _demo_scan_only(args)
+    from bot.demo import DemoUrls, run_demo
+
+    if not 1 <= args.scan_minutes <= 59:
+        raise UsageError("--scan-minutes must be between 1 and 59")
+
+    def ready(urls: DemoUrls) -> None:
+        print(
+            f"fmccert demo is running (Ctrl-C to stop)\n"
+            f"  Slack console: {urls.console}\n"
+            f"  bot health:    {urls.health}\n"
+            f"  metrics:       {urls.metrics}\n"
+            f"  files:         {urls.folder}\n"
+            "Open the console, watch the first scan's alert arrive, pick a user and try\n"
+            "`/fmccert check lab-fmc-02`, then Approve the VDB update on an alert.",
+            flush=True,
+        )
+
+    folder = Path(args.folder) if args.folder else None
+    asyncio.run(
+        run_demo(port=args.port, scan_minutes=args.scan_minutes, folder=folder, on_ready=ready)
+    )
+    return 0
+
+
+def _demo_scan_only(args: argparse.Namespace) -> int:
+    """One lab FMC per scenario, scanned once with the real probe, printed as a table."""
     from bot.lab.scenarios import CATALOG, pick_scenarios
     from bot.lab.server import start_lab
 
@@ -88,13 +116,4 @@ def command_demo(args: argparse.Namespace) -> int:
 
     report = asyncio.run(demo())
     print_report(report, args.json)
-    if not args.json:
-        print(
-            "\nEach row is a lab FMC playing one scenario (`fmccert lab --list-scenarios`)."
-            "\nRun your own: fmccert lab --count 20 --write-config /tmp/lab/fmccert.yaml"
-            "\n         then: fmccert scan --config /tmp/lab/fmccert.yaml"
-            "\n          and: fmccert remediate lab-fmc-02 --action vdb-update --config "
-            "/tmp/lab/fmccert.yaml --dry-run",
-            file=sys.stderr,
-        )
     return 0

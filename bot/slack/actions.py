@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core.approval import ApprovalRequest, ApprovalStatus, Decision, judge_click
 from bot.errors import FmccertError, RemediationBusyError, RemediationError
+from bot.logs import bound
 from bot.remediation.service import ProgressEvent
 from bot.slack import blocks
 from bot.slack.context import BotContext
@@ -61,6 +62,8 @@ async def _refuse(
     decision: Decision,
     request: ApprovalRequest | None,
 ) -> None:
+    if ctx.operations.metrics is not None:
+        ctx.operations.metrics.observe_approval("refused")
     await ctx.operations.store.audit(
         actor=f"slack:{user}",
         action="approval.refused",
@@ -141,6 +144,8 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
         await _refuse(ctx, user=user, channel=channel, reason=reason, decision=decision,
                       request=latest)  # fmt: skip
         return
+    if ctx.operations.metrics is not None:
+        ctx.operations.metrics.observe_approval(status.value)
     await store.audit(
         actor=f"slack:{user}",
         action=f"approval.{status.value}",
@@ -203,6 +208,11 @@ class _ProgressMessage:
 
 async def run_approved(ctx: BotContext, request: ApprovalRequest) -> None:
     """Run an approved fix, show progress and the verified outcome in its thread."""
+    with bound(fmc=request.fmc):  # every log line of this remediation names its FMC
+        await _run_approved(ctx, request)
+
+
+async def _run_approved(ctx: BotContext, request: ApprovalRequest) -> None:
     channel = request.channel
     thread = request.thread_ts or request.message_ts
     if not channel:
@@ -225,6 +235,8 @@ async def run_approved(ctx: BotContext, request: ApprovalRequest) -> None:
     except (RemediationBusyError, RemediationError) as exc:
         await ctx.poster.post(channel, blocks.build_error(str(exc)), thread_ts=thread)
         return
+    if ctx.operations.metrics is not None:
+        ctx.operations.metrics.observe_remediation(result.action, result.status.value)
     await ctx.operations.store.attach_run(request.id, result.run_id)
     await ctx.poster.post(
         channel, blocks.build_result(result), thread_ts=thread, reply_broadcast=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +12,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import actions, commands, snooze
+from bot.logs import REQUEST_ID
+from bot.slack import actions, commands, home, snooze
 from bot.slack.context import BotContext
 
 log = logging.getLogger("bot.slack")
@@ -39,6 +41,14 @@ def _team_of(body: dict[str, Any]) -> str | None:
     return str(team) if team else None
 
 
+def _request_id(body: dict[str, Any]) -> str:
+    """An id for one Slack delivery: its trigger or event id, else a fresh one."""
+    for key in ("trigger_id", "event_id", "envelope_id"):
+        if body.get(key):
+            return str(body[key])
+    return uuid.uuid4().hex[:16]
+
+
 def build_app(
     ctx: BotContext, client: AsyncWebClient, *, signing_secret: str, identity: AuthorizeResult
 ) -> AsyncApp:
@@ -63,6 +73,16 @@ def build_app(
     )
 
     @app.middleware
+    async def label_request(
+        body: dict[str, Any],
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
+    ) -> BoltResponse | None:
+        # Set, not reset: Bolt runs the listener after the middleware chain returns, in
+        # this delivery's own task; tasks the listener spawns copy the id with the context.
+        REQUEST_ID.set(_request_id(body))
+        return await next()
+
+    @app.middleware
     async def only_our_workspace(
         body: dict[str, Any],
         next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
@@ -76,4 +96,5 @@ def build_app(
     commands.register(app, ctx)
     actions.register(app, ctx)
     snooze.register(app, ctx)
+    home.register(app, ctx)
     return app

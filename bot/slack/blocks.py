@@ -35,7 +35,7 @@ from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.expiry import Status
 from bot.core.expiry import days_left as days_until
 from bot.core.findings import Finding
-from bot.core.incidents import needs_attention
+from bot.core.incidents import Incident, needs_attention
 from bot.remediation.plan import SNORT_NOTICE, Plan
 from bot.remediation.service import ProgressEvent, ProgressState, RemediationResult
 from bot.scanning import ScanReport
@@ -980,3 +980,74 @@ def build_snooze_modal(*, incident_id: int, fmc: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+# ---------------------------------------------------------------- App Home
+
+MAX_HOME_BLOCKS = 100  # App Home views take 100 blocks, messages 50
+HOME_LIST_LIMIT = 25  # rows of each list on the Home tab; the rest are counted
+
+
+def _capped_lines(lines: Sequence[str], empty: str) -> list[str]:
+    if not lines:
+        return [empty]
+    shown = list(lines[:HOME_LIST_LIMIT])
+    if len(lines) > HOME_LIST_LIMIT:
+        shown.append(f"…and {len(lines) - HOME_LIST_LIMIT} more")
+    return shown
+
+
+def build_home(
+    latest: Sequence[StoredFinding],
+    *,
+    now: datetime,
+    open_incidents: Sequence[Incident] = (),
+    pending_approvals: Sequence[ApprovalRequest] = (),
+    last_scan: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The App Home tab: counts by status, soonest expiries, incidents, pending approvals."""
+    counts = _counts(_status_of(stored.status) for stored in latest)
+    blocks: list[Block] = [_header(f":bar_chart: fmccert: {_plural(len(latest), 'FMC')}")]
+    if not latest:
+        blocks.append(_section("No results yet. Run `/fmccert scan` to check the fleet."))
+    else:
+        blocks.append(_count_fields(counts))
+    expiring = sorted(
+        ((moment, stored) for stored in latest if (moment := _stored_expiry(stored))),
+        key=lambda pair: (pair[0], pair[1].fmc),
+    )
+    expiry_lines = [
+        f"{STATUS_EMOJI[_status_of(stored.status)]} *{_name(stored.fmc)}* {_utc(moment)} "
+        f"({_days_phrase(days_until(moment, now))})"
+        for moment, stored in expiring[:10]
+    ]
+    incident_lines = [
+        f"*{_name(incident.fmc)}* {_oneline(incident.severity, 30)} "
+        f"since {_utc(incident.opened_at)}"
+        for incident in sorted(open_incidents, key=lambda i: (i.opened_at, i.fmc))
+    ]
+    approval_lines = [
+        f"*{_name(request.fmc)}* {_action_label(request.action)}, asked by "
+        f"{_who(request.requested_by)}, expires {_utc(request.expires_at)}"
+        for request in sorted(pending_approvals, key=lambda r: (r.created_at, r.id))
+    ]
+    lists = (
+        ("Soonest expiries", expiry_lines, "none known"),
+        (f"Open incidents ({len(incident_lines)})", incident_lines, "none"),
+        (f"Pending approvals ({len(approval_lines)})", approval_lines, "none"),
+    )
+    for title, lines, empty in lists:
+        blocks.append(DividerBlock())
+        sections = _lines_to_sections(_capped_lines(lines, empty))
+        sections[0] = f"*{title}:*\n{sections[0]}"
+        blocks.extend(_section(text) for text in sections)
+    scanned = "No scan yet"
+    if last_scan is not None:
+        scanned = f"Last scan {_utc(last_scan)} ({_age(last_scan, now)})"
+    blocks.append(
+        _context(f"{scanned} · updated {_utc(now)} · from stored results; no FMC was contacted")
+    )
+    converted = [block.to_dict() for block in blocks]
+    if len(converted) > MAX_HOME_BLOCKS:  # bounded above by the list caps; never expected
+        raise ValueError(f"{len(converted)} blocks; App Home takes at most {MAX_HOME_BLOCKS}")
+    return converted

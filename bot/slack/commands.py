@@ -198,7 +198,8 @@ async def _scan(
 ) -> None:
     editor = _ProgressEditor(ctx, channel, parent, "Scanning")
     report = await ctx.operations.scan(actor=f"slack:{user}", tag=request.tag, on_progress=editor)
-    title = f"fmccert scan{' of ' + request.tag if request.tag else ''} for <@{user}>"
+    # A plain-text header cannot mention anyone; the command's own message names who asked.
+    title = f"fmccert scan{' of FMCs tagged ' + request.tag if request.tag else ''}"
     await post_scan(ctx, report, channel=channel, parent=parent, title=title)
 
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -23,6 +23,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError
 from bot.slack.blocks import Message
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger("bot.slack")
 
@@ -51,20 +54,34 @@ def build_web_client(
 class Poster:
     """Posts and edits messages, pacing posts per channel; failures become SlackError."""
 
-    def __init__(self, client: AsyncWebClient, *, post_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        post_interval: float = 1.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.client = client
+        self.metrics = metrics
         self.post_interval = post_interval
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
         self._group_cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self.home_users: set[str] = set()  # whose App Home was published: refreshed after scans
+
+    def _count_error(self, method: str, error: str) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_slack_error(method, error)
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any]:
         try:
             response = await self.client.api_call(method, json=params)
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown error") if exc.response else "error"
+            self._count_error(method, str(error))
             raise SlackError(f"Slack refused {method}: {error}") from None
         except (SlackClientError, OSError, TimeoutError) as exc:
+            self._count_error(method, type(exc).__name__)
             raise SlackError(f"Slack {method} failed: {type(exc).__name__}: {exc}") from None
         data = response.data
         return data if isinstance(data, dict) else {}
@@ -129,6 +146,11 @@ class Poster:
         """Open a modal for the user whose click gave ``trigger_id`` (valid for 3 seconds)."""
         await self._call("views.open", trigger_id=trigger_id, view=view)
 
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """Publish ``user``'s App Home tab."""
+        await self._call("views.publish", user_id=user, view=view)
+        self.home_users.add(user)
+
     async def group_members(self, group: str, *, ttl: float = 300.0) -> frozenset[str]:
         """Members of a user group, cached for ``ttl`` seconds."""
         cached = self._group_cache.get(group)
@@ -138,8 +160,10 @@ class Poster:
             response = await self.client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown error") if exc.response else "error"
+            self._count_error("usergroups.users.list", str(error))
             raise SlackError(f"Slack refused usergroups.users.list: {error}") from None
         except (SlackClientError, OSError, TimeoutError) as exc:
+            self._count_error("usergroups.users.list", type(exc).__name__)
             raise SlackError(f"usergroups.users.list failed: {exc}") from None
         members = frozenset(str(user) for user in response.get("users") or [])
         self._group_cache[group] = (time.monotonic(), members)

@@ -18,6 +18,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import AppConfig
 from bot.errors import ConfigError
+from bot.logs import register_secret
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.operations import Operations
 from bot.scanning import Clock
 from bot.scheduling import DigestSchedule, ScanSchedule, ScanScheduler, schedules_from_config
@@ -26,6 +28,7 @@ from bot.slack.alerts import publish_scheduled_scan
 from bot.slack.app import build_app
 from bot.slack.context import BotContext, rules_from_config
 from bot.slack.env import SlackEnv
+from bot.slack.home import refresh_homes
 from bot.slack.poster import API_TIMEOUT, Poster, build_web_client
 from bot.slack.tasks import TaskTracker
 from bot.storage.records import Store
@@ -58,7 +61,10 @@ class SlackBot:
         self.progress_interval = progress_interval
         self.ready = False
         self.tasks = TaskTracker()
-        self.operations = Operations(config, store, clock=clock)
+        self.metrics = Metrics()  # per bot: several bots in one process keep apart
+        self.operations = Operations(config, store, clock=clock, metrics=self.metrics)
+        for secret in (env.bot_token, env.app_token, env.signing_secret):
+            register_secret(secret)
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -69,6 +75,7 @@ class SlackBot:
     async def start(self) -> None:
         """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode."""
         await self.operations.sweep()
+        await self.metrics.seed_from_store(self.store)  # /metrics is right after a restart
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=API_TIMEOUT),
             connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),
@@ -84,7 +91,7 @@ class SlackBot:
         self.ctx = BotContext(
             config=self.config,
             operations=self.operations,
-            poster=Poster(client, post_interval=self.post_interval),
+            poster=Poster(client, post_interval=self.post_interval, metrics=self.metrics),
             tasks=self.tasks,
             rules=rules_from_config(self.config),
             clock=self.clock,
@@ -160,6 +167,7 @@ class SlackBot:
             title=f"Scheduled scan{where}",
             renotify=timedelta(hours=self.config.raw.schedule.renotify_hours),
         )
+        await refresh_homes(self.ctx)
 
     async def digest(self, schedule: DigestSchedule, fire_time: datetime) -> None:
         """The daily digest: the fleet from the last results, with open incidents."""
@@ -184,6 +192,7 @@ class SlackBot:
     async def _serve_http(self) -> None:
         web_app = web.Application()
         web_app.router.add_get("/healthz", self._healthz)
+        web_app.router.add_get("/metrics", self._metrics)
         if self.env.app_token is None:  # HTTP mode: Slack posts here, signed
             web_app.router.add_post("/slack/events", self._events)
         self._runner = web.AppRunner(web_app, access_log=None)
@@ -210,6 +219,11 @@ class SlackBot:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
         mode = "socket" if self._socket else "http"
         return web.json_response({"ok": True, "mode": mode, "tasks": self.tasks.running})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        response = web.Response(body=self.metrics.render())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
 
     async def close(self) -> None:
         """Stop taking requests, let running work finish briefly, then cancel it."""

@@ -39,7 +39,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -284,6 +284,8 @@ class SlackStandIn:
         self._sockets: list[web.WebSocketResponse] = []
         self._next_socket = itertools.count()
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Other paths on the same port (the demo's console page); may be set after start().
+        self.fallback: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -294,6 +296,7 @@ class SlackStandIn:
         app.router.add_post("/response/{url_id}", self._response)
         app.router.add_get("/link/", self._link)
         app.router.add_get("/link", self._link)
+        app.router.add_route("*", "/{tail:.*}", self._fallback)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -428,6 +431,12 @@ class SlackStandIn:
         self._failures.clear()
         self._targets.clear()
         self.workspace = Workspace()
+
+    async def _fallback(self, request: web.Request) -> web.StreamResponse:
+        """Any other path: the ``fallback`` handler if one is set, else 404."""
+        if self.fallback is None:
+            raise web.HTTPNotFound()
+        return await self.fallback(request)
 
     # Web API -----------------------------------------------------------------------------
 

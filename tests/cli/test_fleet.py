@@ -184,9 +184,9 @@ async def test_lab_rejects_unknown_scenario() -> None:
     assert_one_line_error(result, "no-such-scenario")
 
 
-async def test_demo_scans_a_lab_fleet() -> None:
-    """`fmccert demo` starts lab FMCs, scans them and prints every one."""
-    result = await fmccert("demo", "--json")
+async def test_demo_scan_only_scans_a_lab_fleet() -> None:
+    """`fmccert demo --scan-only` starts lab FMCs, scans them and prints every one."""
+    result = await fmccert("demo", "--scan-only", "--json")
     assert result.status == 0, result.stderr
     findings = json.loads(result.stdout)
     assert len(findings) == len(CATALOG)

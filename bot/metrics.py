@@ -1,0 +1,174 @@
+"""Prometheus metrics of the bot, served at ``GET /metrics`` in the text format.
+
+Names follow x509-certificate-exporter and the common exporters' conventions (base
+units, ``_seconds`` timestamps, ``_total`` counters):
+
+``fmccert_certificate_not_after_seconds{fmc}``
+    Expiry of the FMC's Talos client certificate as a Unix timestamp; absent while the
+    FMC's latest check read no certificate.
+``fmccert_status{fmc,status}``
+    1 for the FMC's current status (ok, warning, critical, expired, unknown), 0 for the
+    other four.
+``fmccert_last_successful_check_timestamp_seconds{fmc}``
+    When a check last read the FMC's certificate.
+``fmccert_scan_duration_seconds`` (histogram)
+    How long each recorded scan or check took.
+``fmccert_scans_total{kind}``
+    Recorded scans by kind (``scan``, ``check``, ``scheduled-scan``).
+``fmccert_remediations_total{action,outcome}``
+    Finished remediations; outcome is renewed, not_renewed, failed or interrupted.
+``fmccert_approvals_total{decision}``
+    Approval clicks: approved, denied, or refused (a click the rules turned down).
+``fmccert_slack_api_errors_total{method,error}``
+    Slack Web API calls that failed, by method and Slack's error code.
+
+Every bot has its own :class:`prometheus_client.CollectorRegistry`, so several bots (in
+tests) never share series. At start the per-FMC gauges are seeded from the store, so the
+page is right after a restart, before the next scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.core.expiry import Status
+from bot.core.findings import Finding
+from bot.scanning import ScanReport
+from bot.storage.records import Store, StoredFinding
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+SCAN_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+APPROVAL_DECISIONS = ("approved", "denied", "refused")
+
+
+def _parse_time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Metrics:
+    """The bot's series, in a registry of its own; observe_* methods feed them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.not_after = Gauge(
+            "fmccert_certificate_not_after_seconds",
+            "Expiry of the FMC's Talos client certificate (Unix time)",
+            ["fmc"],
+            registry=r,
+        )
+        self.status = Gauge(
+            "fmccert_status", "1 for the FMC's current certificate status", ["fmc", "status"],
+            registry=r,
+        )  # fmt: skip
+        self.last_success = Gauge(
+            "fmccert_last_successful_check_timestamp_seconds",
+            "When a check last read the FMC's certificate (Unix time)",
+            ["fmc"],
+            registry=r,
+        )
+        self.scan_duration = Histogram(
+            "fmccert_scan_duration_seconds", "Duration of recorded scans", buckets=SCAN_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        self.scans = Counter("fmccert_scans", "Recorded scans by kind", ["kind"], registry=r)
+        self.remediations = Counter(
+            "fmccert_remediations", "Finished remediations", ["action", "outcome"], registry=r
+        )
+        self.approvals = Counter(
+            "fmccert_approvals", "Approval clicks by decision", ["decision"], registry=r
+        )
+        self.slack_errors = Counter(
+            "fmccert_slack_api_errors", "Failed Slack Web API calls", ["method", "error"],
+            registry=r,
+        )  # fmt: skip
+        for decision in APPROVAL_DECISIONS:
+            self.approvals.labels(decision=decision)
+
+    # -- per-FMC state
+
+    def _set_state(
+        self, fmc: str, status: str, not_after: datetime | None, checked_at: datetime | None
+    ) -> None:
+        for each in Status:
+            self.status.labels(fmc=fmc, status=each.value).set(1 if each.value == status else 0)
+        if not_after is None:
+            with contextlib.suppress(KeyError):  # it was never set
+                self.not_after.remove(fmc)
+        else:
+            self.not_after.labels(fmc=fmc).set(not_after.timestamp())
+        if checked_at is not None:
+            self.last_success.labels(fmc=fmc).set(checked_at.timestamp())
+
+    def observe_finding(self, finding: Finding) -> None:
+        """Set one FMC's gauges from a fresh finding."""
+        cert = finding.facts.certificate
+        self._set_state(
+            finding.name,
+            finding.status.value,
+            cert.not_after if cert else None,
+            finding.checked_at if cert else None,
+        )
+
+    def observe_scan(self, report: ScanReport, *, kind: str = "scan") -> None:
+        """Count a recorded scan, time it, and update every scanned FMC's gauges."""
+        self.scans.labels(kind=kind).inc()
+        self.scan_duration.observe(max(0.0, report.duration_seconds))
+        for finding in report.findings:
+            self.observe_finding(finding)
+
+    def seed(
+        self,
+        latest: Sequence[StoredFinding],
+        last_success: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """Set the per-FMC gauges from stored findings (at start, before any scan)."""
+        last_success = last_success or {}
+        for stored in latest:
+            not_after = _parse_time(stored.data.get("not_after"))
+            checked = stored.checked_at if not_after is not None else last_success.get(stored.fmc)
+            self._set_state(stored.fmc, stored.status, not_after, checked)
+
+    async def seed_from_store(self, store: Store) -> None:
+        """Seed from the store's newest finding of each FMC and its last successful check."""
+        latest = await store.latest_findings()
+        last_success: dict[str, datetime] = {}
+        for stored in latest:
+            if _parse_time(stored.data.get("not_after")) is not None:
+                continue
+            # The newest check failed: find when one last read the certificate.
+            for older in await store.findings(stored.fmc, limit=100):
+                if _parse_time(older.data.get("not_after")) is not None:
+                    last_success[stored.fmc] = older.checked_at
+                    break
+        self.seed(latest, last_success)
+
+    # -- events
+
+    def observe_remediation(self, action: str, outcome: str) -> None:
+        """Count one finished remediation (outcome: a RunStatus value)."""
+        self.remediations.labels(action=action, outcome=outcome).inc()
+
+    def observe_approval(self, decision: str) -> None:
+        """Count one approval click: approved, denied or refused."""
+        self.approvals.labels(decision=decision).inc()
+
+    def observe_slack_error(self, method: str, error: str) -> None:
+        """Count one failed Slack Web API call."""
+        self.slack_errors.labels(method=method, error=error).inc()
+
+    def render(self) -> bytes:
+        """The exposition text of every series."""
+        return generate_latest(self.registry)

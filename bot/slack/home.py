@@ -1,0 +1,67 @@
+"""The App Home tab: the fleet overview, published each time a user opens it.
+
+Everything comes from the store (no SSH): the newest finding of each FMC, open incidents
+and pending approvals. Publishing runs in a tracked task so the event is acknowledged at
+once; a failure is logged (the user just sees the previous view). After each scheduled
+scan the bot republishes the tab of everyone who opened it since start.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.errors import FmccertError
+from bot.slack import blocks
+from bot.slack.context import BotContext
+
+log = logging.getLogger("bot.slack.home")
+
+
+async def home_view(ctx: BotContext) -> dict[str, Any]:
+    """The Home tab view built from the stored results."""
+    store = ctx.operations.store
+    latest = await store.latest_findings()
+    return {
+        "type": "home",
+        "blocks": blocks.build_home(
+            latest,
+            now=ctx.clock(),
+            open_incidents=await store.open_incidents(),
+            pending_approvals=await store.pending_approvals(),
+            last_scan=max((stored.checked_at for stored in latest), default=None),
+        ),
+    }
+
+
+async def publish_home(ctx: BotContext, user: str) -> None:
+    """Publish ``user``'s Home tab; failures are logged, never raised."""
+    try:
+        await ctx.poster.publish_home(user, await home_view(ctx))
+    except FmccertError as exc:
+        log.warning("could not publish the App Home of %s: %s", user, exc)
+
+
+async def refresh_homes(ctx: BotContext) -> None:
+    """Republish the Home tab of every user who opened it since start (after a scan)."""
+    if not ctx.poster.home_users:
+        return
+    view = await home_view(ctx)
+    for user in sorted(ctx.poster.home_users):
+        try:
+            await ctx.poster.publish_home(user, view)
+        except FmccertError as exc:
+            log.warning("could not refresh the App Home of %s: %s", user, exc)
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    """Register the ``app_home_opened`` listener."""
+
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict[str, Any]) -> None:
+        user = str(event.get("user") or "")
+        if not user or event.get("tab", "home") != "home":  # the Messages tab: nothing to do
+            return
+        ctx.tasks.spawn(publish_home(ctx, user), name="home")

@@ -1,0 +1,203 @@
+"""Prometheus metrics: the Metrics collector, the alert rules, and /metrics of a running bot."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+from cryptography import x509
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.core.expiry import Status
+from bot.errors import SlackError
+from bot.metrics import Metrics
+from bot.slack.blocks import build_notice
+from bot.slack.ids import APPROVE_ACTION
+from bot.slack.poster import Poster, build_web_client
+from bot.slack.standin import SlackStandIn, StoredMessage, find_action
+from bot.storage.records import StoredFinding
+from tests.slack.conftest import (  # noqa: F401 (fixtures)
+    APPROVER,
+    CHANNEL,
+    Site,
+    SiteFactory,
+    site_factory,
+    standin,
+)
+
+ALERTS = Path(__file__).resolve().parent.parent / "config" / "prometheus-alerts.yaml"
+SERIES = (
+    "fmccert_certificate_not_after_seconds",
+    "fmccert_status",
+    "fmccert_last_successful_check_timestamp_seconds",
+    "fmccert_scan_duration_seconds",
+    "fmccert_scans",
+    "fmccert_remediations",
+    "fmccert_approvals",
+    "fmccert_slack_api_errors",
+)
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(text: str) -> Samples:
+    """Every sample of an exposition text, keyed by name and label set."""
+    found: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(found: Samples, name: str, **labels: str) -> float | None:
+    """The sample ``name{labels}``, None when absent."""
+    return found.get((name, frozenset(labels.items())))
+
+
+def _stored(fmc: str, status: str, not_after: datetime | None, at: datetime) -> StoredFinding:
+    iso = not_after.isoformat().replace("+00:00", "Z") if not_after else None
+    return StoredFinding(1, fmc, at, status, "s1", {"not_after": iso, "status": status})
+
+
+def test_seed_sets_per_fmc_gauges_from_stored_findings() -> None:
+    """Seeding sets expiry, a one-hot status and the last good check; unknown expiry is absent."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    metrics = Metrics()
+    metrics.seed(
+        [
+            _stored("a", "warning", at + timedelta(days=20), at),
+            _stored("b", "unknown", None, at),
+        ],
+        {"b": at - timedelta(days=1)},
+    )
+    found = samples(metrics.render().decode())
+    assert (
+        value(found, "fmccert_certificate_not_after_seconds", fmc="a")
+        == (at + timedelta(days=20)).timestamp()
+    )
+    assert value(found, "fmccert_certificate_not_after_seconds", fmc="b") is None
+    for status in Status:
+        expected = 1.0 if status is Status.WARNING else 0.0
+        assert value(found, "fmccert_status", fmc="a", status=status.value) == expected
+    assert value(found, "fmccert_status", fmc="b", status="unknown") == 1.0
+    last = "fmccert_last_successful_check_timestamp_seconds"
+    assert value(found, last, fmc="b") == (at - timedelta(days=1)).timestamp()
+    assert value(found, "fmccert_approvals_total", decision="refused") == 0.0
+
+
+def test_two_collectors_do_not_share_series() -> None:
+    """Each Metrics has its own registry: counting in one leaves the other at zero."""
+    first, second = Metrics(), Metrics()
+    first.observe_approval("approved")
+    assert value(samples(first.render().decode()), "fmccert_approvals_total",
+                 decision="approved") == 1.0  # fmt: skip
+    assert value(samples(second.render().decode()), "fmccert_approvals_total",
+                 decision="approved") == 0.0  # fmt: skip
+
+
+def test_alert_rules_use_existing_series() -> None:
+    """The rule file parses and its expressions name only series the bot exports."""
+    rules = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
+    alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
+    assert len(alerts) == 3
+    severities = sorted(rule["labels"]["severity"] for rule in alerts.values())
+    assert severities == ["critical", "warning", "warning"]
+    exported = set(SERIES) | {f"{name}_total" for name in SERIES}
+    for rule in alerts.values():
+        names = set(re.findall(r"\bfmccert_[a-z_]+", rule["expr"]))
+        assert names, rule["expr"]
+        assert names <= exported, names - exported
+    exprs = " ".join(rule["expr"] for rule in alerts.values())
+    assert "fmccert_certificate_not_after_seconds - time() < 30 * 86400" in exprs
+    assert "fmccert_certificate_not_after_seconds - time() < 7 * 86400" in exprs
+    assert "fmccert_last_successful_check_timestamp_seconds" in exprs
+
+
+async def test_poster_counts_slack_api_errors(standin: SlackStandIn) -> None:  # noqa: F811
+    """A Web API call Slack refuses becomes SlackError and one count by method and error."""
+    metrics = Metrics()
+    poster = Poster(build_web_client("xoxb-test", standin.base_url), metrics=metrics)
+    standin.fail_next("chat.update", status=200, error="message_not_found", retry_after=None)
+    with pytest.raises(SlackError, match="message_not_found"):
+        await poster.update(CHANNEL, "1.000", build_notice("x"))
+    found = samples(metrics.render().decode())
+    assert value(found, "fmccert_slack_api_errors_total", method="chat.update",
+                 error="message_not_found") == 1.0  # fmt: skip
+
+
+async def _fetch_metrics(site: Site, bot: object) -> Samples:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(site.url(bot, "/metrics")) as response,  # type: ignore[arg-type]
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        return samples(await response.text())
+
+
+def _expiry(site: Site, fmc: str) -> float:
+    pem = site.lab.certificate_pem(fmc).encode()
+    return x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
+
+
+async def test_metrics_of_a_running_bot_after_a_scan_and_an_approval(
+    site_factory: SiteFactory,  # noqa: F811
+) -> None:
+    """/metrics holds the lab's expiries and statuses, the scan, the approval and the fix."""
+    site = await site_factory()
+    names = site.names()
+    bot = await site.start_bot()
+    status, _, _ = await site.command(bot, "scan")
+    assert status == 200
+
+    def parent() -> StoredMessage | None:
+        return next((m for m in site.standin.messages(CHANNEL) if "need attention" in m.text),
+                    None)  # fmt: skip
+
+    alert = await site.standin.wait_for(parent, timeout=30)
+    warn = names["affected-760-warning"]
+
+    def button() -> StoredMessage | None:
+        return next((r for r in site.standin.thread(CHANNEL, alert.ts)
+                     if r.text.startswith(warn) and find_action(r.blocks, APPROVE_ACTION)),
+                    None)  # fmt: skip
+
+    found = await _fetch_metrics(site, bot)
+    for scenario, fmc in names.items():
+        expected = site.lab.expected_findings()[fmc].expect_status
+        assert value(found, "fmccert_status", fmc=fmc, status=expected) == 1.0, scenario
+        assert sum(value(found, "fmccert_status", fmc=fmc, status=s.value) or 0
+                   for s in Status) == 1.0  # fmt: skip
+        not_after = value(found, "fmccert_certificate_not_after_seconds", fmc=fmc)
+        assert not_after is not None
+        assert abs(not_after - _expiry(site, fmc)) < 60
+        last = value(found, "fmccert_last_successful_check_timestamp_seconds", fmc=fmc)
+        assert last is not None
+        assert abs(last - datetime.now(UTC).timestamp()) < 120
+    assert value(found, "fmccert_scans_total", kind="scan") == 1.0
+    assert value(found, "fmccert_scan_duration_seconds_count") == 1.0
+
+    reply = await site.standin.wait_for(button, timeout=30)
+    await site.click(bot, reply, APPROVE_ACTION, user=APPROVER)
+    await site.standin.wait_for(
+        lambda: any("renewed" in m.text.lower() for m in site.standin.thread(CHANNEL, alert.ts)),
+        timeout=60,
+    )
+    await bot.tasks.wait_idle(60)
+    found = await _fetch_metrics(site, bot)
+    assert value(found, "fmccert_approvals_total", decision="approved") == 1.0
+    assert value(found, "fmccert_remediations_total", action="vdb-update",
+                 outcome="renewed") == 1.0  # fmt: skip
+
+    # A restarted bot serves the stored state before any scan.
+    await site.stop_bot(bot)
+    bot = await site.start_bot()
+    found = await _fetch_metrics(site, bot)
+    crit = names["affected-770-critical"]
+    assert value(found, "fmccert_status", fmc=crit, status="critical") == 1.0
+    assert value(found, "fmccert_certificate_not_after_seconds", fmc=crit) is not None
+    assert value(found, "fmccert_scans_total", kind="scan") is None
