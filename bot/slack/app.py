@@ -72,21 +72,15 @@ def build_app(
         process_before_response=True,
     )
 
+    # One middleware, not two: each costs Bolt an argument-injection pass per request.
     @app.middleware
-    async def label_request(
+    async def label_and_filter(
         body: dict[str, Any],
         next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
     ) -> BoltResponse | None:
         # Set, not reset: Bolt runs the listener after the middleware chain returns, in
         # this delivery's own task; tasks the listener spawns copy the id with the context.
         REQUEST_ID.set(_request_id(body))
-        return await next()
-
-    @app.middleware
-    async def only_our_workspace(
-        body: dict[str, Any],
-        next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
-    ) -> BoltResponse | None:
         team = _team_of(body)
         if ctx.team_id and team and team != ctx.team_id:
             log.warning("ignoring a request from another workspace (%s)", team)
