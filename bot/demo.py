@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from bot.config import load_config
+from bot.errors import UsageError
 from bot.lab.scenarios import CATALOG, pick_scenarios
 from bot.lab.server import start_lab
 from bot.scheduling import schedules_from_config
@@ -94,9 +95,15 @@ async def run_demo(
             lab.write_config(where / "lab.yaml", command_timeout=3, host_timeout=20)
             config = load_config(_write_demo_config(where, where / "lab.yaml", scan_minutes), {})
             names = {user.id: user.name for user in USERS}
-            async with SlackStandIn(
-                users=names, channels={CHANNEL: CHANNEL_NAME}, port=port
-            ) as standin:
+            standin = SlackStandIn(users=names, channels={CHANNEL: CHANNEL_NAME}, port=port)
+            try:
+                await standin.start()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot serve the console on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                    "choose another port with --port"
+                ) from None
+            try:
                 console_url = attach_console(standin, channel=CHANNEL, users=USERS)
                 store = await open_store(config.storage_url, base_dir=config.base_dir)
                 env = SlackEnv(
@@ -120,5 +127,7 @@ async def run_demo(
                 finally:
                     await bot.close()
                     await store.close()
+            finally:
+                await standin.close()
         finally:
             await lab.close()

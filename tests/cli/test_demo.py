@@ -45,3 +45,17 @@ async def test_demo_serves_the_console_with_an_alert(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 60) == 0
+
+
+async def test_demo_on_a_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    """A console port already in use is a one-line error naming --port, exit 3."""
+    import socket
+
+    from tests.cli.process import assert_one_line_error, fmccert
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = await fmccert("demo", "--port", str(port), "--folder", str(tmp_path))
+    assert_one_line_error(result, f"127.0.0.1:{port}", "--port")
