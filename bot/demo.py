@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,15 +76,11 @@ async def run_demo(
     scan_minutes: int = 5,
     folder: Path | None = None,
     on_ready: Callable[[DemoUrls], None] = lambda urls: None,
-    stop: asyncio.Event | None = None,
+    stop: asyncio.Event,
 ) -> None:
-    """Run the demo until ``stop`` is set (or SIGINT/SIGTERM)."""
+    """Run the demo until ``stop`` is set (the CLI sets it on SIGINT/SIGTERM)."""
     from bot.slack.console import attach_console
 
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     with tempfile.TemporaryDirectory(prefix="fmccert-demo-") as scratch:
         where = folder or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.config import AppConfig
+from bot.config import AppConfig, FmcEntry
 from bot.errors import StorageError, UsageError
 from bot.fmc.probe import probe_fmc
 from bot.logs import bound, register_secret
@@ -51,6 +51,34 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def select_fmcs(config: AppConfig, names: Sequence[str], tag: str | None) -> list[FmcEntry]:
+    """The FMCs a scan covers: by name, by tag, or all; UsageError when none match."""
+    entries = config.select(names, tag)
+    if not entries:
+        raise UsageError(f"no FMC has the tag {tag!r}" if tag else "the config lists no FMC")
+    return entries
+
+
+async def scan_fmcs(
+    config: AppConfig,
+    entries: Sequence[FmcEntry],
+    *,
+    probe: Prober,
+    clock: Clock,
+    on_progress: ProgressListener | None = None,
+) -> ScanReport:
+    """Scan ``entries`` with the config's timeouts, thresholds and concurrency."""
+    return await scan_fleet(
+        entries,
+        probe,
+        timeouts=config.timeouts,
+        thresholds=config.thresholds,
+        concurrency=config.concurrency,
+        clock=clock,
+        on_progress=on_progress,
+    )
+
+
 class Operations:
     """Scans, status, remediation and their records, for one configured fleet."""
 
@@ -81,20 +109,12 @@ class Operations:
         on_progress: ProgressListener | None = None,
     ) -> ScanReport:
         """Probe the selected FMCs (all by default) and record every finding."""
-        entries = self.config.select(names, tag)
-        if not entries:
-            raise UsageError(f"no FMC has the tag {tag!r}" if tag else "the config lists no FMC")
+        entries = select_fmcs(self.config, names, tag)
         scan_id = new_scan_id()
         with bound(scan_id=scan_id):  # every log line of this scan carries its id
             log.info("%s of %d FMC(s) started by %s", kind, len(entries), actor)
-            report = await scan_fleet(
-                entries,
-                self.probe,
-                timeouts=self.config.timeouts,
-                thresholds=self.config.thresholds,
-                concurrency=self.config.concurrency,
-                clock=self.clock,
-                on_progress=on_progress,
+            report = await scan_fmcs(
+                self.config, entries, probe=self.probe, clock=self.clock, on_progress=on_progress
             )
             await self.record_scan(report, actor=actor, kind=kind, tag=tag, scan_id=scan_id)
         return report

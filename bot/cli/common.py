@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import difflib
 import getpass
 import os
 import signal
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.config import AppConfig, load_config, resolve_config_path
+from bot.core.suggest import closest_match
 from bot.errors import ConfigError, UsageError
 from bot.storage.records import Store
 
@@ -41,11 +41,7 @@ def load(args: argparse.Namespace) -> AppConfig:
 
 def closest(name: str, names: Sequence[str]) -> str:
     """A "did you mean" hint: the most similar name, the first in config order on ties."""
-    best, best_score = "", 0.6
-    for candidate in names:
-        score = difflib.SequenceMatcher(None, name, candidate).ratio()
-        if score > best_score:
-            best, best_score = candidate, score
+    best = closest_match(name, names)
     return f"; did you mean {best!r}?" if best else ""
 
 
@@ -87,6 +83,18 @@ def with_password(url: str, password: str) -> str:
 def warn(message: str) -> None:
     """One warning line on stderr."""
     print(f"fmccert: warning: {message}", file=sys.stderr)
+
+
+def stop_event() -> asyncio.Event:
+    """An Event that SIGINT or SIGTERM sets: long-running commands stop cleanly on either.
+
+    Call it inside the running loop.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def run_until_signalled(work: Awaitable[T]) -> T:

@@ -22,7 +22,7 @@ from bot.config import AppConfig, host_key_targets, read_config_model, resolve_c
 from bot.core.findings import Finding, exit_status
 from bot.errors import FmccertError, UsageError
 from bot.render import render_json, render_summary, render_table
-from bot.scanning import ProgressListener, ScanReport, scan_fleet
+from bot.scanning import ProgressListener, ScanReport
 
 
 def _progress_printer(stream: TextIO) -> ProgressListener:
@@ -35,22 +35,13 @@ def _progress_printer(stream: TextIO) -> ProgressListener:
 
 
 async def run_scan(config: AppConfig, names: Sequence[str], tag: str | None) -> ScanReport:
-    """Probe the selected FMCs with the real SSH probe."""
+    """Probe the selected FMCs with the real SSH probe (nothing recorded)."""
     from bot.fmc.probe import probe_fmc
+    from bot.operations import scan_fmcs, select_fmcs
 
-    entries = config.select(names, tag)
-    if not entries:
-        raise UsageError(f"no FMC has the tag {tag!r}" if tag else "the config lists no FMC")
+    entries = select_fmcs(config, names, tag)
     show = _progress_printer(sys.stderr) if sys.stderr.isatty() and len(entries) > 1 else None
-    return await scan_fleet(
-        entries,
-        probe_fmc,
-        timeouts=config.timeouts,
-        thresholds=config.thresholds,
-        concurrency=config.concurrency,
-        clock=utc_now,
-        on_progress=show,
-    )
+    return await scan_fmcs(config, entries, probe=probe_fmc, clock=utc_now, on_progress=show)
 
 
 async def record_scan(config: AppConfig, report: ScanReport, *, kind: str, tag: str | None) -> None:

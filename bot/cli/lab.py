@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from bot.cli.common import utc_now
+from bot.cli.common import stop_event, utc_now
 from bot.cli.fleet import print_report, run_scan
 from bot.config import load_config
 from bot.errors import UsageError
 from bot.scanning import ScanReport
-
-
-def _stop_signal() -> asyncio.Future[None]:
-    loop = asyncio.get_running_loop()
-    stopped: asyncio.Future[None] = loop.create_future()
-
-    def stop() -> None:
-        if not stopped.done():
-            stopped.set_result(None)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    return stopped
 
 
 def command_lab(args: argparse.Namespace) -> int:
@@ -47,7 +33,7 @@ def command_lab(args: argparse.Namespace) -> int:
     scenarios = pick_scenarios(count, args.scenario)
 
     async def serve() -> None:
-        stopped = _stop_signal()
+        stopped = stop_event()
         lab = await start_lab(
             scenarios,
             command_delay=args.command_delay,
@@ -62,7 +48,7 @@ def command_lab(args: argparse.Namespace) -> int:
                 lab.write_config(path)
                 print(f"config written to {path}; try: fmccert scan --config {path}", flush=True)
             print(f"{len(lab.hosts)} lab FMCs running; Ctrl-C to stop", flush=True)
-            await stopped
+            await stopped.wait()
         finally:
             await lab.close()
 
@@ -92,9 +78,17 @@ def command_demo(args: argparse.Namespace) -> int:
         )
 
     folder = Path(args.folder) if args.folder else None
-    asyncio.run(
-        run_demo(port=args.port, scan_minutes=args.scan_minutes, folder=folder, on_ready=ready)
-    )
+
+    async def demo() -> None:
+        await run_demo(
+            port=args.port,
+            scan_minutes=args.scan_minutes,
+            folder=folder,
+            on_ready=ready,
+            stop=stop_event(),
+        )
+
+    asyncio.run(demo())
     return 0
 
 

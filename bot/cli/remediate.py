@@ -17,6 +17,7 @@ from bot.cli.common import (
     utc_now,
 )
 from bot.config import AppConfig
+from bot.core.findings import iso_utc
 from bot.errors import RemediationError, UsageError
 from bot.operations import Operations, process_owner
 from bot.remediation.plan import render_plan
@@ -123,10 +124,6 @@ def command_remediate(args: argparse.Namespace) -> int:
     return run_until_signalled(_remediate(args, config))
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 def _run_json(run: RemediationRun, steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": run.id,
@@ -135,12 +132,12 @@ def _run_json(run: RemediationRun, steps: list[dict[str, Any]]) -> dict[str, Any
         "status": run.status.value,
         "requested_by": run.requested_by,
         "approved_by": run.approved_by,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc(run.finished_at),
         "failed_step": run.failed_step,
         "summary": run.summary,
-        "old_not_after": _iso(run.old_not_after),
-        "new_not_after": _iso(run.new_not_after),
+        "old_not_after": iso_utc(run.old_not_after),
+        "new_not_after": iso_utc(run.new_not_after),
         "steps": steps,
     }
 
@@ -148,7 +145,7 @@ def _run_json(run: RemediationRun, steps: list[dict[str, Any]]) -> dict[str, Any
 def _audit_json(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
-        "at": _iso(entry.at),
+        "at": iso_utc(entry.at),
         "actor": entry.actor,
         "action": entry.action,
         "fmc": entry.fmc,
@@ -178,8 +175,8 @@ async def _history(args: argparse.Namespace, config: AppConfig) -> dict[str, Any
                     "seq": step.seq,
                     "name": step.name,
                     "status": step.status.value,
-                    "started_at": _iso(step.started_at),
-                    "finished_at": _iso(step.finished_at),
+                    "started_at": iso_utc(step.started_at),
+                    "finished_at": iso_utc(step.finished_at),
                     "output": step.output,
                 }
                 for step in await store.steps(run.id)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 
-from bot.cli.common import load, opened_store, utc_now
+from bot.cli.common import load, opened_store, stop_event, utc_now
 from bot.slack.env import read_slack_env
 
 
@@ -20,10 +19,7 @@ def command_run(args: argparse.Namespace) -> int:
     env = read_slack_env(os.environ)
 
     async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        stopped = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopped.set)
+        stopped = stop_event()
         async with opened_store(config) as store:
             bot = SlackBot(config, store, env, clock=utc_now, host=args.host, port=args.port)
             try:

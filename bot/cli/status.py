@@ -11,6 +11,7 @@ from typing import Any
 from bot.cli.common import load, opened_store, run_until_signalled, utc_now
 from bot.config import AppConfig
 from bot.core.expiry import Status, days_left
+from bot.core.findings import iso_utc
 
 # Same order of worry as a scan's exit status, read from stored statuses.
 _EXIT = ((2, {"critical", "expired"}), (3, {"unknown"}), (1, {"warning"}))
@@ -53,33 +54,29 @@ async def _read(config: AppConfig) -> dict[str, Any]:
     }
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
-
-
 def command_status(args: argparse.Namespace) -> int:
     """`fmccert status [--json]`; exit status as a scan's, from the stored statuses."""
     config = load(args)
     record = run_until_signalled(_read(config))
     if args.json:
-        print(json.dumps(record, indent=2, default=_iso))
+        print(json.dumps(record, indent=2, default=iso_utc))
     else:
         counts = ", ".join(f"{n} {s}" for s, n in record["counts"].items() if n) or "no results"
-        last = _iso(record["last_check"]) or "never"
+        last = iso_utc(record["last_check"]) or "never"
         print(f"{record['checked']} of {record['fmcs']} FMCs checked: {counts} (last check {last})")
         if record["never_checked"]:
             print(f"never checked: {', '.join(record['never_checked'])}")
         print("soonest expiries:")
         for item in record["soonest_expiries"] or [{"name": "none known"}]:
             if "not_after" in item:
-                print(f"  {item['name']}  {_iso(item['not_after'])}  "
+                print(f"  {item['name']}  {iso_utc(item['not_after'])}  "
                       f"{item['days_left']} days  {item['status']}")  # fmt: skip
             else:
                 print(f"  {item['name']}")
         print(f"open incidents ({len(record['open_incidents'])}):")
         for incident in record["open_incidents"]:
             print(f"  {incident['name']}  {incident['kind']}  {incident['severity']}  "
-                  f"since {_iso(incident['opened_at'])}")  # fmt: skip
+                  f"since {iso_utc(incident['opened_at'])}")  # fmt: skip
         print(f"pending approvals: {record['pending_approvals']}")
     for code, statuses in _EXIT:
         if any(record["counts"][status] for status in statuses):

@@ -83,7 +83,8 @@ def assess_outcome(
     )
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, as the JSON contract writes times; None stays None."""
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -96,8 +97,8 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "name": finding.name,
         "host": finding.host,
         "status": finding.status.value,
-        "checked_at": _iso(finding.checked_at),
-        "not_after": _iso(cert.not_after) if cert else None,
+        "checked_at": iso_utc(finding.checked_at),
+        "not_after": iso_utc(cert.not_after) if cert else None,
         "days_left": finding.days_left,
         "serial": cert.serial if cert else None,
         "subject": cert.subject if cert else None,
@@ -142,7 +143,7 @@ def finding_to_record(finding: Finding) -> dict[str, Any]:
     record = finding_to_json(finding)
     cert = finding.facts.certificate
     record.update(
-        not_before=_iso(cert.not_before) if cert else None,
+        not_before=iso_utc(cert.not_before) if cert else None,
         sha256_fingerprint=cert.sha256_fingerprint if cert else None,
         model=finding.facts.model,
         error_step=finding.error.step if finding.error else None,

@@ -12,16 +12,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.core.approval import ApprovalStatus
 from bot.core.findings import Finding, finding_to_record
 from bot.core.incidents import Effect, EffectKind, Incident, IncidentKind, plan_incident_effects
 from bot.scanning import ScanReport
 from bot.slack import blocks
-from bot.slack.commands import fix_offered
+from bot.slack.commands import SCAN_REQUESTER, open_fix_request, pending_approval_id
 from bot.slack.context import BotContext
 
 log = logging.getLogger("bot.slack.alerts")
-SCAN_REQUESTER = "system:scan"
 
 
 def _resolved_line(effect: Effect) -> str:
@@ -32,29 +30,14 @@ def _resolved_line(effect: Effect) -> str:
     return "Resolved: no longer needs attention."
 
 
-async def _approval_if_pending(ctx: BotContext, incident: Incident | None) -> int | None:
-    if incident is None or incident.approval_id is None:
-        return None
-    request = await ctx.operations.store.approval(incident.approval_id)
-    if request is None or request.status is not ApprovalStatus.PENDING:
-        return None
-    return request.id
-
-
 async def _open(ctx: BotContext, effect: Effect, *, channel: str, thread_ts: str) -> None:
     store = ctx.operations.store
     now = ctx.clock()
     approval_id = None
-    if effect.incident_kind is IncidentKind.CERTIFICATE and fix_offered(ctx, effect.finding):
-        request = await store.create_approval(
-            fmc=effect.fmc,
-            action=effect.finding.action.value,
-            requested_by=SCAN_REQUESTER,
-            now=now,
-            expires_at=now + ctx.rules.ttl,
-            channel=channel,
+    if effect.incident_kind is IncidentKind.CERTIFICATE:
+        approval_id = await open_fix_request(
+            ctx, effect.finding, channel=channel, requested_by=SCAN_REQUESTER
         )
-        approval_id = request.id
     incident = await store.create_incident(
         fmc=effect.fmc,
         kind=effect.incident_kind,
@@ -88,7 +71,7 @@ async def _edit(ctx: BotContext, incident: Incident, finding: Finding, *, state_
                 resolved: bool) -> None:  # fmt: skip
     if not incident.channel or not incident.message_ts:
         return
-    approval_id = await _approval_if_pending(ctx, incident)
+    approval_id = await pending_approval_id(ctx, incident.approval_id)
     message = blocks.build_incident(
         finding, incident_id=incident.id, approval_id=approval_id, state_line=state_line,
         resolved=resolved,

@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.advisory import Action
-from bot.core.approval import channel_allowed
+from bot.core.approval import ApprovalStatus, channel_allowed
 from bot.core.findings import Finding
 from bot.core.incidents import needs_attention
 from bot.errors import FmccertError, RemediationError
@@ -107,6 +107,35 @@ def fix_offered(ctx: BotContext, finding: Finding) -> str | None:
     return None
 
 
+async def open_fix_request(
+    ctx: BotContext, finding: Finding, *, channel: str, requested_by: str
+) -> int | None:
+    """An approval request for the fix fmccert can run for ``finding``; its id, or None."""
+    action = fix_offered(ctx, finding)
+    if action is None:
+        return None
+    now = ctx.clock()
+    request = await ctx.operations.store.create_approval(
+        fmc=finding.name,
+        action=action,
+        requested_by=requested_by,
+        now=now,
+        expires_at=now + ctx.rules.ttl,
+        channel=channel,
+    )
+    return request.id
+
+
+async def pending_approval_id(ctx: BotContext, approval_id: int | None) -> int | None:
+    """``approval_id`` while that request still waits for a decision (buttons stay), else None."""
+    if approval_id is None:
+        return None
+    request = await ctx.operations.store.approval(approval_id)
+    if request is None or request.status is not ApprovalStatus.PENDING:
+        return None
+    return request.id
+
+
 async def post_findings_thread(
     ctx: BotContext,
     findings: Sequence[Finding],
@@ -120,19 +149,9 @@ async def post_findings_thread(
     for finding in findings:
         if not needs_attention(finding):
             continue
-        action = fix_offered(ctx, finding)
-        approval_id = None
-        if action is not None:
-            now = ctx.clock()
-            request = await store.create_approval(
-                fmc=finding.name,
-                action=action,
-                requested_by=requested_by,
-                now=now,
-                expires_at=now + ctx.rules.ttl,
-                channel=channel,
-            )
-            approval_id = request.id
+        approval_id = await open_fix_request(
+            ctx, finding, channel=channel, requested_by=requested_by
+        )
         reply = blocks.build_finding_reply(finding, approval_id=approval_id)
         ts = await ctx.poster.post(channel, reply, thread_ts=thread_ts)
         if approval_id is not None:

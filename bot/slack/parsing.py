@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from bot.core.suggest import closest_match
 
 VERBS = ("help", "check", "scan", "status", "remediate", "history")
 ACTIONS = ("vdb-update", "restart")
@@ -29,8 +30,8 @@ class CommandProblem:
 
 
 def _suggest(word: str, choices: Sequence[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean `{match[0]}`?" if match else ""
+    match = closest_match(word, choices)
+    return f"; did you mean `{match}`?" if match else ""
 
 
 def _unknown_fmc(name: str, names: Sequence[str]) -> CommandProblem:

@@ -19,6 +19,7 @@ from bot.core.incidents import Incident, IncidentState
 from bot.errors import FmccertError
 from bot.slack import blocks
 from bot.slack.actions import user_groups
+from bot.slack.commands import pending_approval_id
 from bot.slack.context import BotContext
 from bot.slack.ids import (
     SNOOZE_ACTION,
@@ -135,11 +136,7 @@ async def _snooze(ctx: BotContext, metadata: object, user: str, seconds: int, re
         finding = _finding_from_detail(incident)
         if finding is not None:
             line = f"Snoozed by <@{user}> until {until:%Y-%m-%d %H:%M} UTC: {blocks.escape(reason)}"
-            approval_id = None
-            if incident.approval_id is not None:
-                request = await store.approval(incident.approval_id)
-                if request is not None and request.status.value == "pending":
-                    approval_id = request.id
+            approval_id = await pending_approval_id(ctx, incident.approval_id)
             message = blocks.build_incident(
                 finding, incident_id=incident.id, approval_id=approval_id, state_line=line
             )

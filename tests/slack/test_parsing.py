@@ -50,3 +50,11 @@ def test_mistakes_get_a_short_helpful_answer(text: str, fragment: str) -> None:
     problem = parse_command(text, NAMES)
     assert isinstance(problem, CommandProblem)
     assert fragment in problem.message
+
+
+def test_unknown_name_hint_prefers_the_first_of_equally_close_names() -> None:
+    """In a numbered fleet, `lab-fmc-1` suggests `lab-fmc-01`, not `lab-fmc-21`."""
+    names = [f"lab-fmc-{i:02d}" for i in range(1, 24)]
+    problem = parse_command("check lab-fmc-1", names)
+    assert isinstance(problem, CommandProblem)
+    assert "did you mean `lab-fmc-01`" in problem.message
