@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.core.expiry import Thresholds
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UsageError
 from bot.fmc.target import DEFAULT_CERT_PATH, ProbeTarget, ProbeTimeouts
 from bot.remediation.settings import RemediationSettings, StepOverride
 from bot.secrets import Secret
@@ -212,8 +212,11 @@ class AppConfig:
         return self.path.parent
 
     def entry(self, name: str) -> FmcEntry:
-        """The FMC called ``name`` (callers check names first)."""
-        return next(entry for entry in self.fmcs if entry.name == name)
+        """The FMC called ``name``; UsageError when the config has no such FMC."""
+        for entry in self.fmcs:
+            if entry.name == name:
+                return entry
+        raise UsageError(f"{name} is not in fmccert's configuration (was it removed?)")
 
     def names(self) -> list[str]:
         """FMC names in config order."""

@@ -101,6 +101,12 @@ async def run_demo(
             try:
                 console_url = attach_console(standin, channel=CHANNEL, users=USERS)
                 store = await open_store(config.storage_url, base_dir=config.base_dir)
+                # This console's workspace is new: incidents from an earlier run on the same
+                # folder point at messages it never had, so the first scan posts them again.
+                forgotten = await store.forget_incident_messages(now=datetime.now(UTC))
+                if forgotten:
+                    log.info("%d open incident(s) from an earlier run will be posted again",
+                             forgotten)  # fmt: skip
                 env = SlackEnv(
                     bot_token=Secret("xoxb-demo"),
                     app_token=Secret("xapp-demo"),

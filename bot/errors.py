@@ -16,7 +16,8 @@ that escapes is a bug and is reported as such, with a traceback in the log only:
     │   ├── CertificateInvalidError  kind "cert_invalid": the file is not a certificate
     │   └── ProtocolError        kind "protocol": the FMC said something we do not understand
     ├── RemediationError         a fix cannot be planned or started
-    │   └── RemediationBusyError another remediation of the same FMC holds the lock
+    │   ├── RemediationBusyError another remediation of the same FMC holds the lock
+    │   └── NothingToDoError     the FMC is healthy: its certificate was already renewed
     ├── StorageError             the database cannot be opened, migrated or written
     ├── SlackError               Slack's Web API refused or failed a call
     └── LabError                 the emulated FMC lab could not start
@@ -57,12 +58,24 @@ class RemediationBusyError(RemediationError):
         self.run_id = run_id
 
 
+class NothingToDoError(RemediationError):
+    """The FMC needs no fix: its certificate is healthy (the message says until when)."""
+
+
 class StorageError(FmccertError):
     """The database cannot be opened, migrated or written."""
 
 
 class SlackError(FmccertError):
-    """Slack's Web API refused or failed a call (after the client's own retries)."""
+    """Slack's Web API refused or failed a call (after the client's own retries).
+
+    ``error`` is Slack's error code (``message_not_found``, ``is_archived``...) when Slack
+    answered, else None (a timeout, a refused connection).
+    """
+
+    def __init__(self, message: str, *, error: str | None = None):
+        super().__init__(message)
+        self.error = error
 
 
 class ProbeError(FmccertError):

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from bot.secrets import REDACTED, Secret
+from bot.secrets import MIN_MASKED_LENGTH, Secret, redact
 
 FMC: contextvars.ContextVar[str | None] = contextvars.ContextVar("fmc", default=None)
 SCAN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("scan_id", default=None)
@@ -30,26 +30,27 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 CONTEXT_FIELDS = ("fmc", "scan_id", "request_id")
 _VARS = {"fmc": FMC, "scan_id": SCAN_ID, "request_id": REQUEST_ID}
 
-# Shorter values would mask ordinary words; no real password or token is this short.
-_MIN_SECRET_LENGTH = 4
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
 
 def register_secret(value: Secret | str | None) -> None:
-    """Mask ``value`` in every log line from now on (empty and tiny values are ignored)."""
+    """Mask ``value`` in every log line from now on.
+
+    Values shorter than ``MIN_MASKED_LENGTH`` are ignored: masking them would mangle
+    ordinary words (see :mod:`bot.secrets`).
+    """
     raw = value.reveal() if isinstance(value, Secret) else value
-    if raw and len(raw) >= _MIN_SECRET_LENGTH:
+    if raw and len(raw) >= MIN_MASKED_LENGTH:
         with _secrets_lock:
             _secrets.add(raw)
 
 
 def mask_secrets(text: str) -> str:
     """``text`` with every registered secret replaced by a mask (longest first)."""
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    with _secrets_lock:
+        secrets = list(_secrets)
+    return redact(text, secrets)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,12 @@ units, ``_seconds`` timestamps, ``_total`` counters):
     1 for the FMC's current status (ok, warning, critical, expired, unknown), 0 for the
     other four.
 ``fmccert_last_successful_check_timestamp_seconds{fmc}``
-    When a check last read the FMC's certificate.
+    When a check last read the FMC's certificate; 0 for an FMC of the config that no check
+    has read yet, so a "not checked for too long" rule fires for it too.
+``fmccert_affected{fmc}``
+    1 when the FMC's latest check found a release affected by CSCwo63951 (7.6.0, 7.7.0), 0
+    for any other release; absent while the release is unknown (the latest check could not
+    read it), like the expiry, rather than a made-up value.
 ``fmccert_scan_duration_seconds`` (histogram)
     How long each recorded scan or check took.
 ``fmccert_scans_total{kind}``
@@ -21,16 +26,19 @@ units, ``_seconds`` timestamps, ``_total`` counters):
     Approval clicks: approved, denied, or refused (a click the rules turned down).
 ``fmccert_slack_api_errors_total{method,error}``
     Slack Web API calls that failed, by method and Slack's error code.
+``fmccert_slack_delivery_failures_total{what}``
+    Messages fmccert could not deliver after retries: ``incident-edit``, ``incident-note``,
+    ``incident-repost``, ``request-closed``... (each is also logged with its FMC).
 
 Every bot has its own :class:`prometheus_client.CollectorRegistry`, so several bots (in
-tests) never share series. At start the per-FMC gauges are seeded from the store, so the
-page is right after a restart, before the next scan.
+tests) never share series. At start the per-FMC gauges are seeded from the store and the
+config's FMC names, so the page is right after a restart, before the next scan.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +65,15 @@ def _parse_time(raw: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _set_or_remove(gauge: Gauge, fmc: str, value: float | None) -> None:
+    """Set ``gauge{fmc}``, or remove it while the value is unknown."""
+    if value is None:
+        with contextlib.suppress(KeyError):  # it was never set
+            gauge.remove(fmc)
+    else:
+        gauge.labels(fmc=fmc).set(value)
+
+
 class Metrics:
     """The bot's series, in a registry of its own; observe_* methods feed them."""
 
@@ -79,6 +96,12 @@ class Metrics:
             ["fmc"],
             registry=r,
         )
+        self.affected = Gauge(
+            "fmccert_affected",
+            "1 if the FMC's release is affected by CSCwo63951, 0 if not (absent: unknown)",
+            ["fmc"],
+            registry=r,
+        )
         self.scan_duration = Histogram(
             "fmccert_scan_duration_seconds", "Duration of recorded scans", buckets=SCAN_BUCKETS,
             registry=r,
@@ -94,23 +117,37 @@ class Metrics:
             "fmccert_slack_api_errors", "Failed Slack Web API calls", ["method", "error"],
             registry=r,
         )  # fmt: skip
+        self.delivery_failures = Counter(
+            "fmccert_slack_delivery_failures",
+            "Slack messages fmccert could not post or edit (after retries), by what they were",
+            ["what"],
+            registry=r,
+        )
         for decision in APPROVAL_DECISIONS:
             self.approvals.labels(decision=decision)
 
     # -- per-FMC state
 
     def _set_state(
-        self, fmc: str, status: str, not_after: datetime | None, checked_at: datetime | None
+        self,
+        fmc: str,
+        status: str,
+        not_after: datetime | None,
+        checked_at: datetime | None,
+        affected: bool | None,
     ) -> None:
         for each in Status:
             self.status.labels(fmc=fmc, status=each.value).set(1 if each.value == status else 0)
-        if not_after is None:
-            with contextlib.suppress(KeyError):  # it was never set
-                self.not_after.remove(fmc)
-        else:
-            self.not_after.labels(fmc=fmc).set(not_after.timestamp())
+        _set_or_remove(self.not_after, fmc, None if not_after is None else not_after.timestamp())
+        _set_or_remove(self.affected, fmc, None if affected is None else float(affected))
         if checked_at is not None:
             self.last_success.labels(fmc=fmc).set(checked_at.timestamp())
+        else:
+            self.never_checked(fmc)
+
+    def never_checked(self, fmc: str) -> None:
+        """Export 0 as ``fmc``'s last successful check unless a check has read it already."""
+        self.last_success.labels(fmc=fmc)  # a new child starts at 0; an existing one is kept
 
     def observe_finding(self, finding: Finding) -> None:
         """Set one FMC's gauges from a fresh finding."""
@@ -120,6 +157,7 @@ class Metrics:
             finding.status.value,
             cert.not_after if cert else None,
             finding.checked_at if cert else None,
+            finding.affected,
         )
 
     def observe_scan(self, report: ScanReport, *, kind: str = "scan") -> None:
@@ -133,16 +171,34 @@ class Metrics:
         self,
         latest: Sequence[StoredFinding],
         last_success: Mapping[str, datetime] | None = None,
+        fmcs: Iterable[str] = (),
     ) -> None:
-        """Set the per-FMC gauges from stored findings (at start, before any scan)."""
+        """Set the per-FMC gauges from stored findings (at start, before any scan).
+
+        ``fmcs`` are the config's FMC names: those never read successfully export 0 as
+        their last successful check.
+        """
         last_success = last_success or {}
         for stored in latest:
             not_after = _parse_time(stored.data.get("not_after"))
             checked = stored.checked_at if not_after is not None else last_success.get(stored.fmc)
-            self._set_state(stored.fmc, stored.status, not_after, checked)
+            affected = stored.data.get("affected")
+            self._set_state(
+                stored.fmc,
+                stored.status,
+                not_after,
+                checked,
+                affected if isinstance(affected, bool) else None,
+            )
+        for fmc in fmcs:
+            self.never_checked(fmc)
 
-    async def seed_from_store(self, store: Store) -> None:
-        """Seed from the store's newest finding of each FMC and its last successful check."""
+    async def seed_from_store(self, store: Store, fmcs: Iterable[str] = ()) -> None:
+        """Seed from the store's newest finding of each FMC and its last successful check.
+
+        ``fmcs`` (the config's FMC names) get a last successful check of 0 when the store
+        holds none for them.
+        """
         latest = await store.latest_findings()
         last_success: dict[str, datetime] = {}
         for stored in latest:
@@ -153,7 +209,7 @@ class Metrics:
                 if _parse_time(older.data.get("not_after")) is not None:
                     last_success[stored.fmc] = older.checked_at
                     break
-        self.seed(latest, last_success)
+        self.seed(latest, last_success, fmcs)
 
     # -- events
 
@@ -168,6 +224,10 @@ class Metrics:
     def observe_slack_error(self, method: str, error: str) -> None:
         """Count one failed Slack Web API call."""
         self.slack_errors.labels(method=method, error=error).inc()
+
+    def observe_delivery_failure(self, what: str) -> None:
+        """Count one message that could not be delivered (incident edit, note, re-post...)."""
+        self.delivery_failures.labels(what=what).inc()
 
     def render(self) -> bytes:
         """The exposition text of every series."""

@@ -12,11 +12,20 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import AppConfig, FmcEntry
+from bot.core.approval import (
+    ApprovalRequest,
+    nothing_to_do_reason,
+    removed_reason,
+    run_finished_reason,
+    superseded_reason,
+)
+from bot.core.findings import Finding
+from bot.core.incidents import needs_attention
 from bot.errors import StorageError, UsageError
 from bot.fmc.probe import probe_fmc
 from bot.logs import bound, register_secret
@@ -36,6 +45,9 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
 
 log = logging.getLogger("bot.operations")
+
+ClosedListener = Callable[[Sequence[ApprovalRequest]], Awaitable[None]]
+"""Told of every request closed, so the Slack bot can edit its message to say why."""
 
 # A run whose heartbeat is older than this is taken for dead even on another host.
 STALE_AFTER = timedelta(minutes=2)
@@ -96,6 +108,7 @@ class Operations:
         self.clock = clock
         self.probe = probe
         self.metrics = metrics  # optional: the bot has one, the CLI does not
+        self.on_requests_closed: ClosedListener | None = None  # set by the Slack bot
         for entry in config.fmcs:  # every composition root builds Operations: mask passwords
             register_secret(entry.target.password)
 
@@ -154,6 +167,7 @@ class Operations:
         except StorageError as exc:
             log.warning("scan results were not recorded: %s", exc, extra={"scan_id": scan_id})
             return None
+        await self._close_needless_requests(report.findings, actor=actor)
         log.info(
             "%s recorded: %s in %.1f s",
             kind,
@@ -162,6 +176,86 @@ class Operations:
             extra={"scan_id": scan_id},
         )
         return scan_id
+
+    async def _close_needless_requests(self, findings: Sequence[Finding], *, actor: str) -> None:
+        """A scan that sees an FMC healthy closes its open requests: nothing is left to fix."""
+        try:
+            pending = {request.fmc for request in await self.store.pending_approvals()}
+            for finding in findings:
+                if (
+                    finding.name in pending
+                    and finding.error is None
+                    and not needs_attention(finding)
+                ):
+                    await self.close_requests(
+                        finding.name, reason=nothing_to_do_reason(finding), actor=actor
+                    )
+        except StorageError as exc:
+            log.warning("open requests of healthy FMCs were not closed: %s", exc)
+
+    # approval requests: one live request per FMC and action, closed once untrue
+
+    async def request_fix(
+        self,
+        fmc: str,
+        action: str,
+        *,
+        requested_by: str,
+        channel: str | None,
+        ttl: timedelta,
+    ) -> ApprovalRequest:
+        """A new PENDING request; an older one of the same FMC and action is superseded."""
+        now = self.clock()
+        request, superseded = await self.store.open_approval(
+            fmc=fmc,
+            action=action,
+            requested_by=requested_by,
+            now=now,
+            expires_at=now + ttl,
+            channel=channel,
+        )
+        for old in superseded:
+            await self._audit_closed(old, actor=requested_by, reason=superseded_reason(request.id))
+        await self._tell_closed(superseded)
+        return request
+
+    async def close_requests(
+        self, fmc: str, *, reason: str, actor: str, ids: Sequence[int] | None = None
+    ) -> list[ApprovalRequest]:
+        """Close the open requests of ``fmc`` (only ``ids`` when given), audited, and say so."""
+        closed = await self.store.close_approvals(fmc=fmc, reason=reason, now=self.clock(), ids=ids)
+        for request in closed:
+            await self._audit_closed(request, actor=actor, reason=reason)
+        await self._tell_closed(closed)
+        return closed
+
+    async def close_requests_after_run(
+        self, result: RemediationResult, *, actor: str
+    ) -> list[ApprovalRequest]:
+        """A finished run (whatever its outcome) closes the open requests of its FMC."""
+        reason = run_finished_reason(result.run_id, result.action, result.status.value)
+        return await self.close_requests(result.fmc, reason=reason, actor=actor)
+
+    async def close_orphan_requests(self, *, actor: str) -> list[ApprovalRequest]:
+        """Close the open requests of FMCs no longer in the config."""
+        known = set(self.config.names())
+        closed: list[ApprovalRequest] = []
+        for fmc in sorted({r.fmc for r in await self.store.pending_approvals()} - known):
+            closed += await self.close_requests(fmc, reason=removed_reason(fmc), actor=actor)
+        return closed
+
+    async def _audit_closed(self, request: ApprovalRequest, *, actor: str, reason: str) -> None:
+        await self.store.audit(
+            actor=actor,
+            action="approval.closed",
+            fmc=request.fmc,
+            detail={"approval_id": request.id, "action": request.action, "reason": reason},
+            now=self.clock(),
+        )
+
+    async def _tell_closed(self, closed: Sequence[ApprovalRequest]) -> None:
+        if closed and self.on_requests_closed is not None:
+            await self.on_requests_closed(closed)
 
     async def latest(self) -> list[StoredFinding]:
         """The newest stored finding of every FMC (no SSH)."""
@@ -208,6 +302,10 @@ class Operations:
                 on_progress=on_progress,
             )  # fmt: skip
             log.info("%s finished: %s", prepared.plan.action, result.status.value)
+            try:  # the run is recorded; a request left open for this FMC is no longer true
+                await self.close_requests_after_run(result, actor=approved_by or requested_by)
+            except StorageError as exc:
+                log.warning("open requests were not closed after the run: %s", exc)
         return result
 
     async def _execute(
@@ -231,6 +329,11 @@ class Operations:
             owner=process_owner(),
             probe=self.probe,
         )
+
+    def count_delivery_failure(self, what: str) -> None:
+        """Count a Slack message that could not be delivered (the bot's metrics only)."""
+        if self.metrics is not None:
+            self.metrics.observe_delivery_failure(what)
 
     def now(self) -> datetime:
         """The injected clock's current time."""

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 REDACTED = "********"
+# Shorter values are not masked in text: a lab password such as "admin" would turn every
+# "admin" (the user name, the prompt "admin@fmc:~$") into the mask. Such a password is still
+# never shown where fmccert itself types it, and never in a repr; only an FMC printing the
+# same characters back can show it. No Slack token or real password is this short.
+MIN_MASKED_LENGTH = 6
 
 
 class Secret:
@@ -32,9 +37,12 @@ class Secret:
 
 
 def redact(text: str, secrets: Iterable[Secret | str]) -> str:
-    """Replace every occurrence of each non-empty secret in ``text`` with a mask."""
-    for secret in secrets:
-        value = secret.reveal() if isinstance(secret, Secret) else secret
-        if value:
+    """Replace every occurrence of each secret in ``text`` with a mask, the longest first.
+
+    Values shorter than ``MIN_MASKED_LENGTH`` are left alone (they would mangle words).
+    """
+    values = {secret.reveal() if isinstance(secret, Secret) else secret for secret in secrets}
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= MIN_MASKED_LENGTH:
             text = text.replace(value, REDACTED)
     return text

@@ -99,6 +99,18 @@ def test_registered_secrets_are_masked_in_messages_and_tracebacks() -> None:
 
 
 @pytest.mark.usefixtures("restore_logging")
+def test_values_shorter_than_six_characters_are_not_masked_in_logs() -> None:
+    """Registering "admin" leaves "admin@fmc" readable; a 6-character secret is masked."""
+    register_secret(Secret("admin"))
+    register_secret("Xq7!zk")
+    stream = io.StringIO()
+    configure_logging(verbose=True, stream=stream, json=True)
+    logging.getLogger("bot.test").info("login as admin@fmc-east with Xq7!zk")
+    (line,) = _lines(stream)
+    assert line["message"] == f"login as admin@fmc-east with {REDACTED}"
+
+
+@pytest.mark.usefixtures("restore_logging")
 async def test_bot_logs_label_scans_and_requests_and_hide_secrets(
     site_factory: SiteFactory,  # noqa: F811
 ) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +15,10 @@ import yaml
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.core.expiry import Status
+from bot.core.advisory import assess_release
+from bot.core.certificate import CertificateFacts
+from bot.core.expiry import Status, Thresholds
+from bot.core.findings import Finding, FmcFacts, ProbeOutcome, assess_outcome
 from bot.errors import SlackError
 from bot.metrics import Metrics
 from bot.slack.blocks import build_notice
@@ -34,6 +40,7 @@ SERIES = (
     "fmccert_certificate_not_after_seconds",
     "fmccert_status",
     "fmccert_last_successful_check_timestamp_seconds",
+    "fmccert_affected",
     "fmccert_scan_duration_seconds",
     "fmccert_scans",
     "fmccert_remediations",
@@ -58,9 +65,25 @@ def value(found: Samples, name: str, **labels: str) -> float | None:
     return found.get((name, frozenset(labels.items())))
 
 
-def _stored(fmc: str, status: str, not_after: datetime | None, at: datetime) -> StoredFinding:
+def _stored(
+    fmc: str,
+    status: str,
+    not_after: datetime | None,
+    at: datetime,
+    affected: bool | None = None,
+) -> StoredFinding:
     iso = not_after.isoformat().replace("+00:00", "Z") if not_after else None
-    return StoredFinding(1, fmc, at, status, "s1", {"not_after": iso, "status": status})
+    data = {"not_after": iso, "status": status, "affected": affected}
+    return StoredFinding(1, fmc, at, status, "s1", data)
+
+
+def _finding(fmc: str, version: str | None, not_after: datetime | None, at: datetime) -> Finding:
+    """What a check of ``fmc`` found: that release, and a certificate unless not_after is None."""
+    cert = None
+    if not_after is not None:
+        cert = CertificateFacts(at - timedelta(days=365), not_after, "01", "CN=x", "CN=y", "AA")
+    outcome = ProbeOutcome(checked_at=at, facts=FmcFacts(version=version, certificate=cert))
+    return assess_outcome(fmc, "127.0.0.1", outcome, Thresholds(30, 7), at)
 
 
 def test_seed_sets_per_fmc_gauges_from_stored_findings() -> None:
@@ -89,6 +112,58 @@ def test_seed_sets_per_fmc_gauges_from_stored_findings() -> None:
     assert value(found, "fmccert_approvals_total", decision="refused") == 0.0
 
 
+def test_fmcs_never_read_export_a_last_check_of_zero() -> None:
+    """A configured FMC no check has read exports 0 as its last good check; a read sets it."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    last = "fmccert_last_successful_check_timestamp_seconds"
+    metrics = Metrics()
+    metrics.seed(
+        [
+            _stored("read", "ok", at + timedelta(days=90), at),
+            _stored("failing", "unknown", None, at),
+        ],
+        {},
+        fmcs=["read", "failing", "new"],
+    )
+    found = samples(metrics.render().decode())
+    assert value(found, last, fmc="read") == at.timestamp()
+    assert value(found, last, fmc="failing") == 0.0
+    assert value(found, last, fmc="new") == 0.0
+
+    later = at + timedelta(hours=1)
+    metrics.observe_finding(_finding("new", "7.6.0", None, later))  # checked, nothing read
+    assert value(samples(metrics.render().decode()), last, fmc="new") == 0.0
+    metrics.observe_finding(_finding("new", "7.6.0", at + timedelta(days=20), later))
+    metrics.observe_finding(_finding("new", None, None, later + timedelta(hours=1)))  # fails
+    assert value(samples(metrics.render().decode()), last, fmc="new") == later.timestamp()
+
+
+def test_affected_gauge_is_one_zero_or_absent_when_unknown() -> None:
+    """fmccert_affected is 1 for 7.6.0/7.7.0, 0 for other releases, absent while unknown."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    expiry = at + timedelta(days=20)
+    metrics = Metrics()
+    metrics.seed(
+        [
+            _stored("old", "warning", expiry, at, affected=True),
+            _stored("fixed", "ok", expiry, at, affected=False),
+            _stored("unread", "unknown", None, at, affected=None),
+        ]
+    )
+    found = samples(metrics.render().decode())
+    assert value(found, "fmccert_affected", fmc="old") == 1.0
+    assert value(found, "fmccert_affected", fmc="fixed") == 0.0
+    assert value(found, "fmccert_affected", fmc="unread") is None
+
+    metrics.observe_finding(_finding("unread", "7.7.0", expiry, at))
+    metrics.observe_finding(_finding("old", "7.6.1", expiry, at))  # upgraded
+    metrics.observe_finding(_finding("fixed", None, None, at))  # could not be read
+    found = samples(metrics.render().decode())
+    assert value(found, "fmccert_affected", fmc="unread") == 1.0
+    assert value(found, "fmccert_affected", fmc="old") == 0.0
+    assert value(found, "fmccert_affected", fmc="fixed") is None
+
+
 def test_two_collectors_do_not_share_series() -> None:
     """Each Metrics has its own registry: counting in one leaves the other at zero."""
     first, second = Metrics(), Metrics()
@@ -103,9 +178,9 @@ def test_alert_rules_use_existing_series() -> None:
     """The rule file parses and its expressions name only series the bot exports."""
     rules = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
-    assert len(alerts) == 3
+    assert len(alerts) == 4
     severities = sorted(rule["labels"]["severity"] for rule in alerts.values())
-    assert severities == ["critical", "warning", "warning"]
+    assert severities == ["critical", "warning", "warning", "warning"]
     exported = set(SERIES) | {f"{name}_total" for name in SERIES}
     for rule in alerts.values():
         names = set(re.findall(r"\bfmccert_[a-z_]+", rule["expr"]))
@@ -115,6 +190,60 @@ def test_alert_rules_use_existing_series() -> None:
     assert "fmccert_certificate_not_after_seconds - time() < 30 * 86400" in exprs
     assert "fmccert_certificate_not_after_seconds - time() < 7 * 86400" in exprs
     assert "fmccert_last_successful_check_timestamp_seconds" in exprs
+    never = alerts["FmccertFmcNeverChecked"]
+    assert never["expr"] == "fmccert_last_successful_check_timestamp_seconds == 0"
+
+
+# Prometheus' own rule tests: series sampled each minute for about 3.5 days.
+PROMTOOL_TEST = """
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'fmccert_last_successful_check_timestamp_seconds{{fmc="never"}}'
+        values: '0x5000'
+      - series: 'fmccert_last_successful_check_timestamp_seconds{{fmc="fresh"}}'
+        values: '0+60x5000'
+      - series: 'fmccert_last_successful_check_timestamp_seconds{{fmc="stale"}}'
+        values: '3600x5000'
+    alert_rule_test:
+      - {{eval_time: 1h, alertname: FmccertFmcNotChecked, exp_alerts: []}}
+      - {{eval_time: 47h, alertname: FmccertFmcNeverChecked, exp_alerts: []}}
+      - eval_time: 72h
+        alertname: FmccertFmcNotChecked
+        exp_alerts:
+          - exp_labels: {{severity: warning, fmc: stale}}
+            exp_annotations:
+              summary: FMC stale has not been checked for two scan periods
+              description: >-
+                Last successful check 2d 23h 0m 0s ago; see
+                fmccert_status{{status="unknown"}} and the bot's log.
+      - eval_time: 72h
+        alertname: FmccertFmcNeverChecked
+        exp_alerts:
+          - exp_labels: {{severity: warning, fmc: never}}
+            exp_annotations:
+              summary: FMC never has never been checked successfully
+              description: >-
+                No check has read its certificate since it was added; see
+                fmccert_status{{status="unknown"}} and the bot's log.
+"""
+
+
+def test_not_checked_rules_fire_for_stale_and_never_read_fmcs(tmp_path: Path) -> None:
+    """promtool: a stale FMC fires NotChecked, one never read (0) fires NeverChecked after 2d."""
+    if shutil.which("promtool") is None:
+        message = "promtool is missing (Debian: prometheus; scripts/check.sh installs it as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    spec = tmp_path / "rules-test.yaml"
+    spec.write_text(PROMTOOL_TEST.format(rules=ALERTS), encoding="utf-8")
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(spec)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 async def test_poster_counts_slack_api_errors(standin: SlackStandIn) -> None:  # noqa: F811
@@ -147,10 +276,14 @@ def _expiry(site: Site, fmc: str) -> float:
 async def test_metrics_of_a_running_bot_after_a_scan_and_an_approval(
     site_factory: SiteFactory,  # noqa: F811
 ) -> None:
-    """/metrics holds the lab's expiries and statuses, the scan, the approval and the fix."""
+    """/metrics holds the lab's expiries, statuses and releases, the scan, approval and fix."""
     site = await site_factory()
     names = site.names()
     bot = await site.start_bot()
+    found = await _fetch_metrics(site, bot)  # before any scan: every FMC is "never read"
+    for fmc in names.values():
+        assert value(found, "fmccert_last_successful_check_timestamp_seconds", fmc=fmc) == 0.0
+        assert value(found, "fmccert_affected", fmc=fmc) is None
     status, _, _ = await site.command(bot, "scan")
     assert status == 200
 
@@ -178,6 +311,9 @@ async def test_metrics_of_a_running_bot_after_a_scan_and_an_approval(
         last = value(found, "fmccert_last_successful_check_timestamp_seconds", fmc=fmc)
         assert last is not None
         assert abs(last - datetime.now(UTC).timestamp()) < 120
+        affected = assess_release(site.lab.expected_findings()[fmc].version).affected
+        assert affected is not None, scenario  # every site scenario has a known release
+        assert value(found, "fmccert_affected", fmc=fmc) == float(affected), scenario
     assert value(found, "fmccert_scans_total", kind="scan") == 1.0
     assert value(found, "fmccert_scan_duration_seconds_count") == 1.0
 
@@ -200,4 +336,5 @@ async def test_metrics_of_a_running_bot_after_a_scan_and_an_approval(
     crit = names["affected-770-critical"]
     assert value(found, "fmccert_status", fmc=crit, status="critical") == 1.0
     assert value(found, "fmccert_certificate_not_after_seconds", fmc=crit) is not None
+    assert value(found, "fmccert_affected", fmc=crit) == 1.0
     assert value(found, "fmccert_scans_total", kind="scan") is None

@@ -3,7 +3,9 @@
 Expected problems (bad config, unknown names, usage, a refused or busy remediation) print
 one line and exit 3; nothing the user typed produces a traceback. Exit statuses of
 check/scan follow monitoring plugins (see ``bot.core.findings.exit_status``); those of
-remediate are documented in the README.
+remediate are documented in the README. When the reader of stdout goes away
+(``fmccert scan --json | head -1``) the command stops quietly with
+``EXIT_BROKEN_PIPE``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from bot import __version__
+from bot.cli.output import EXIT_BROKEN_PIPE, drop_stdout, stdout_closed
 from bot.core.findings import EXIT_UNKNOWN
 from bot.errors import FmccertError, UsageError
 from bot.logs import configure_logging
@@ -154,6 +157,18 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m bot``."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Flushed here rather than at exit, where a closed pipe prints "Exception ignored".
+            sys.stdout.flush()
+    except BrokenPipeError:  # stdout's reader left (another pipe's is an internal error)
+        drop_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(verbose=args.verbose, stream=sys.stderr)
     try:
@@ -167,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("fmccert: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback in the log
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise  # not a bug: the reader of our output left, main() stops quietly
         log.debug("internal error", exc_info=True)
         print(
             f"fmccert: internal error: {type(exc).__name__}: {exc} (run with -v for details)",

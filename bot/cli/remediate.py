@@ -16,6 +16,7 @@ from bot.cli.common import (
     run_until_signalled,
     utc_now,
 )
+from bot.cli.output import say
 from bot.config import AppConfig
 from bot.core.findings import iso_utc
 from bot.errors import RemediationError, UsageError
@@ -49,7 +50,7 @@ async def sweep(config: AppConfig, store: Store) -> list[RemediationRun]:
 def _print_progress(event: ProgressEvent) -> None:
     clock = datetime.now().strftime("%H:%M:%S")
     message = f" {event.message}" if event.message else ""
-    print(f"[{clock}] {event.step}: {event.state}{message}", flush=True)
+    say(f"[{clock}] {event.step}: {event.state}{message}")
 
 
 def _confirm(args: argparse.Namespace) -> None:
@@ -64,14 +65,14 @@ def _confirm(args: argparse.Namespace) -> None:
 
 
 def _print_result(result: RemediationResult) -> None:
-    print(f"\n{result.fmc}: {result.status.value}: {result.summary}")
+    say(f"\n{result.fmc}: {result.status.value}: {result.summary}")
     if result.failed_step and result.step_output:
-        print(f"output of {result.failed_step} (last lines, passwords removed):")
+        say(f"output of {result.failed_step} (last lines, passwords removed):")
         for line in result.step_output.strip().splitlines()[-15:]:
-            print(f"  | {line}")
+            say(f"  | {line}")
     for step in result.next_steps:
-        print(f"  next: {step}")
-    print(f"  record: fmccert history {result.fmc}")
+        say(f"  next: {step}")
+    say(f"  record: fmccert history {result.fmc}")
 
 
 async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
@@ -101,7 +102,7 @@ async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
                 now=utc_now(),
             )
             raise
-        print(render_plan(prepared.plan))
+        say(render_plan(prepared.plan))
         _confirm(args)
         result = await execute_remediation(
             prepared,
@@ -118,10 +119,22 @@ async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
 
 
 def command_remediate(args: argparse.Namespace) -> int:
-    """`fmccert remediate NAME --action ACTION [--dry-run] [--yes]`"""
+    """`fmccert remediate NAME --action ACTION [--dry-run] [--yes]`
+
+    Ctrl-C or SIGTERM exits 2 ("failed or interrupted"), not the shell's usual 130: a
+    script running the break-glass fix tells outcomes apart by status alone. A run already
+    under way is recorded interrupted before the process exits.
+    """
     config = load(args)
     check_names([args.name], config)
-    return run_until_signalled(_remediate(args, config))
+    try:
+        return run_until_signalled(_remediate(args, config))
+    except KeyboardInterrupt:
+        print(
+            f"fmccert: interrupted; see `fmccert history {args.name}` for what was recorded",
+            file=sys.stderr,
+        )
+        return EXIT_BY_STATUS[RunStatus.INTERRUPTED]
 
 
 def _run_json(run: RemediationRun, steps: list[dict[str, Any]]) -> dict[str, Any]:

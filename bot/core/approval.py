@@ -8,17 +8,28 @@ can click its buttons.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.findings import Finding
 
 
 class ApprovalStatus(enum.StrEnum):
-    """Life of an approval request; only PENDING can be decided."""
+    """Life of an approval request; only PENDING can be decided.
+
+    At most one request per FMC and action is PENDING (the database enforces it). A
+    request that stops being true before anyone decides it is CLOSED with a reason: a
+    newer alert superseded it, another request of its FMC was denied, a scan saw the
+    certificate renewed, a run of its FMC finished, or its FMC left the config.
+    """
 
     PENDING = "pending"
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    CLOSED = "closed"
 
 
 class Decision(enum.StrEnum):
@@ -56,6 +67,8 @@ class ApprovalRequest:
     decided_by: str | None = None
     decided_at: datetime | None = None
     run_id: int | None = None  # the remediation run an approval started
+    closed_reason: str | None = None  # why a CLOSED request can no longer be decided
+    message: Mapping[str, Any] | None = None  # the posted message (text, blocks), for edits
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,8 @@ def judge_click(
     now: datetime,
 ) -> Verdict:
     """May ``user`` approve or deny ``request`` now? Every rule, in the order users care."""
+    if request.status is ApprovalStatus.CLOSED:
+        return Verdict(False, f"This request was closed: {request.closed_reason or 'no reason'}.")
     if request.status is not ApprovalStatus.PENDING:
         who = f" by <@{request.decided_by}>" if request.decided_by else ""
         return Verdict(False, f"This request was already {request.status.value}{who}.")
@@ -101,3 +116,38 @@ def judge_click(
     if decision is Decision.APPROVE and rules.two_person_rule and user == request.requested_by:
         return Verdict(False, "Two-person rule: whoever requested a fix may not approve it.")
     return Verdict(True, "")
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def nothing_to_do_reason(finding: Finding) -> str:
+    """Why no fix is needed for a healthy FMC: when its certificate was renewed, until when."""
+    cert = finding.facts.certificate
+    if cert is None:
+        return f"{finding.name} needs no fix (checked {_day(finding.checked_at)}); nothing to do"
+    return (
+        f"{finding.name} was already renewed on {_day(cert.not_before)}, "
+        f"until {_day(cert.not_after)}; nothing to do"
+    )
+
+
+def superseded_reason(newer_id: int) -> str:
+    """Why an older request of the same FMC and action closed."""
+    return f"superseded by request #{newer_id}"
+
+
+def denied_reason(denied: ApprovalRequest) -> str:
+    """Why the other open requests of an FMC closed when one of them was denied."""
+    return f"request #{denied.id} for {denied.fmc} was denied by <@{denied.decided_by}>"
+
+
+def run_finished_reason(run_id: int, action: str, outcome: str) -> str:
+    """Why the open requests of an FMC closed when a run of it ended."""
+    return f"run #{run_id} ({action}) of this FMC finished: {outcome}"
+
+
+def removed_reason(fmc: str) -> str:
+    """Why the requests of an FMC no longer in the config closed."""
+    return f"{fmc} is no longer in fmccert's configuration"

@@ -411,6 +411,11 @@ class RunningLab:
             raise LabError(f"lab host {name} has no updates directory")
         return Path(directory)
 
+    def install_vdb_by_hand(self, name: str, *, version: str = "4.5.0", build: int = 406) -> None:
+        """As if an operator installed a VDB outside fmccert (at once): the install hook
+        runs, so a scenario with cloud connectivity renews its certificate."""
+        self.host_state(name).complete_install(version, build)
+
     async def wait_installs(self, name: str) -> None:
         """Wait until every VDB install running on host ``name`` has finished."""
         await self.host_state(name).wait_installs()

@@ -236,12 +236,16 @@ class FmcHost:
         task.add_done_callback(self._tasks.discard)
         return log
 
+    def complete_install(self, version: str, build: int) -> None:
+        """The end of a VDB install: vdb.conf shows it, then the host's install hook runs."""
+        self.set_vdb(version, build)
+        if self._on_installed is not None:
+            self._on_installed(self, version, build)
+
     async def _install(self, version: str, build: int, log: str) -> None:
         try:
             await asyncio.sleep(self.config.install_delay)
-            self.set_vdb(version, build)
-            if self._on_installed is not None:
-                self._on_installed(self, version, build)
+            self.complete_install(version, build)
             self.files[log] += "Status: completed\n"
         except Exception as exc:  # the log is where an FMC reports a failed install
             self.files[log] += f"Status: failed ({exc})\n"

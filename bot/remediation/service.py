@@ -22,9 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.advisory import Action
+from bot.core.approval import nothing_to_do_reason
 from bot.core.expiry import Thresholds
 from bot.core.findings import Finding, assess_outcome
-from bot.errors import ProbeError, RemediationError
+from bot.core.incidents import needs_attention
+from bot.errors import NothingToDoError, ProbeError, RemediationError
 from bot.fmc.probe import probe_fmc
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
 from bot.remediation.package import inspect_vdb_package
@@ -146,6 +148,9 @@ async def prepare_remediation(
         package = await asyncio.to_thread(inspect_vdb_package, settings.vdb_package)
     outcome = await probe(target, timeouts, clock=clock)
     finding = assess_outcome(target.name, target.host, outcome, thresholds, outcome.checked_at)
+    if finding.error is None and not needs_attention(finding):
+        # Checked before the plan's own refusals, which would send people to Cisco TAC.
+        raise NothingToDoError(nothing_to_do_reason(finding))
     plan = build_plan(chosen, finding, settings, package, cert_path=target.cert_path)
     return Prepared(plan=plan, finding=finding)
 

@@ -15,13 +15,21 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.approval import ApprovalRequest, ApprovalStatus, Decision, judge_click
-from bot.errors import FmccertError, RemediationBusyError, RemediationError
+from bot.core.approval import (
+    ApprovalRequest,
+    ApprovalStatus,
+    Decision,
+    denied_reason,
+    judge_click,
+    removed_reason,
+)
+from bot.errors import FmccertError, NothingToDoError, RemediationBusyError, RemediationError
 from bot.logs import bound
-from bot.remediation.service import ProgressEvent
+from bot.remediation.service import Prepared, ProgressEvent
 from bot.slack import blocks
 from bot.slack.context import BotContext
 from bot.slack.ids import APPROVE_ACTION, DENY_ACTION, parse_approval_value
+from bot.slack.requests import show_closed, stored_message
 
 log = logging.getLogger("bot.slack.actions")
 
@@ -132,6 +140,13 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
             ctx, user=user, channel=channel, reason=verdict.reason, decision=decision,
             request=request,
         )  # fmt: skip
+        if request.status is ApprovalStatus.CLOSED:
+            await show_closed(ctx, [request])  # its message may still show the buttons
+        return
+    allowed, prepared = await _still_true(
+        ctx, request, user=user, channel=channel, decision=decision
+    )
+    if not allowed:
         return
     status = ApprovalStatus.APPROVED if decision is Decision.APPROVE else ApprovalStatus.DENIED
     decided = await store.decide_approval(approval_id, status=status, by=user, now=ctx.clock())
@@ -158,8 +173,46 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
         now=ctx.clock(),
     )
     await _show_decision(ctx, decided, original)
-    if decided.status is ApprovalStatus.APPROVED:
-        await run_approved(ctx, decided)
+    if decided.status is ApprovalStatus.DENIED:
+        # A Deny stops the fix: no other open request of this FMC can be approved now.
+        await ctx.operations.close_requests(
+            decided.fmc, reason=denied_reason(decided), actor=f"slack:{user}"
+        )
+    elif prepared is not None:
+        await run_approved(ctx, decided, prepared)
+
+
+async def _still_true(
+    ctx: BotContext, request: ApprovalRequest, *, user: str, channel: str | None,
+    decision: Decision,
+) -> tuple[bool, Prepared | None]:  # fmt: skip
+    """Before a decision counts: is the FMC still configured, and is there still a fix?
+
+    Returns (allowed, the prepared plan of an Approve). A refused click is told privately
+    and audited; a request that can never run is closed.
+    """
+    actor = f"slack:{user}"
+    if request.fmc not in ctx.config.names():
+        reason = removed_reason(request.fmc)
+        await ctx.operations.close_requests(request.fmc, reason=reason, actor=actor)
+        await _refuse(ctx, user=user, channel=channel, reason=f"This request was closed: {reason}.",
+                      decision=decision, request=request)  # fmt: skip
+        return False, None
+    if decision is not Decision.APPROVE:
+        return True, None
+    try:
+        return True, await ctx.operations.prepare(request.fmc, request.action)
+    except NothingToDoError as exc:
+        # Renewed since the request was made: close it rather than send people to TAC.
+        await ctx.operations.close_requests(request.fmc, reason=str(exc), actor=actor)
+        await _refuse(ctx, user=user, channel=channel, reason=f"{exc}.", decision=decision,
+                      request=request)  # fmt: skip
+        return False, None
+    except RemediationError as exc:
+        reason = f"fmccert cannot run {request.action} on {request.fmc} now: {exc}"
+        await _refuse(ctx, user=user, channel=channel, reason=reason, decision=decision,
+                      request=request)  # fmt: skip
+        return False, None
 
 
 async def _show_decision(
@@ -167,8 +220,8 @@ async def _show_decision(
 ) -> None:
     if not request.channel or not request.message_ts:
         return
-    before = None
-    if original is not None:
+    before = stored_message(request)
+    if before is None and original is not None:
         before = blocks.Message(
             text=str(original.get("text", "")), blocks=tuple(original.get("blocks") or ())
         )
@@ -206,38 +259,50 @@ class _ProgressMessage:
             log.warning("progress edit failed: %s", exc)
 
 
-async def run_approved(ctx: BotContext, request: ApprovalRequest) -> None:
+async def run_approved(ctx: BotContext, request: ApprovalRequest, prepared: Prepared) -> None:
     """Run an approved fix, show progress and the verified outcome in its thread."""
     with bound(fmc=request.fmc):  # every log line of this remediation names its FMC
-        await _run_approved(ctx, request)
+        await _run_approved(ctx, request, prepared)
 
 
-async def _run_approved(ctx: BotContext, request: ApprovalRequest) -> None:
+async def _say(ctx: BotContext, what: str, channel: str, message: blocks.Message,
+               **kwargs: Any) -> str | None:  # fmt: skip
+    """Post in the run's thread; a Slack failure is logged and counted, never raised."""
+    try:
+        return await ctx.poster.post(channel, message, **kwargs)
+    except FmccertError as exc:
+        ctx.operations.count_delivery_failure(what)
+        log.warning("could not post the %s: %s", what, exc)
+        return None
+
+
+async def _run_approved(ctx: BotContext, request: ApprovalRequest, prepared: Prepared) -> None:
     channel = request.channel
     thread = request.thread_ts or request.message_ts
     if not channel:
         log.error("approval %s has no channel to report to", request.id)
         return
-    progress_ts = await ctx.poster.post(
-        channel,
-        blocks.build_working(f"Starting {request.action} on {request.fmc}…"),
-        thread_ts=thread,
-    )
+    # Slack never decides whether an approved fix runs: a failed post only loses progress.
+    progress_ts = await _say(
+        ctx, "run-progress", channel,
+        blocks.build_working(f"Starting {request.action} on {request.fmc}…"), thread_ts=thread,
+    )  # fmt: skip
+    on_progress = _ProgressMessage(ctx, request, channel, progress_ts) if progress_ts else None
     try:
-        prepared = await ctx.operations.prepare(request.fmc, request.action)
         requester = request.requested_by
         result = await ctx.operations.remediate(
             prepared,
             requested_by=requester if ":" in requester else f"slack:{requester}",
             approved_by=f"slack:{request.decided_by}",
-            on_progress=_ProgressMessage(ctx, request, channel, progress_ts),
+            on_progress=on_progress,
         )
     except (RemediationBusyError, RemediationError) as exc:
-        await ctx.poster.post(channel, blocks.build_error(str(exc)), thread_ts=thread)
+        await _say(ctx, "run-result", channel, blocks.build_error(str(exc)), thread_ts=thread)
         return
     if ctx.operations.metrics is not None:
         ctx.operations.metrics.observe_remediation(result.action, result.status.value)
     await ctx.operations.store.attach_run(request.id, result.run_id)
-    await ctx.poster.post(
-        channel, blocks.build_result(result), thread_ts=thread, reply_broadcast=True
-    )
+    await _say(
+        ctx, "run-result", channel, blocks.build_result(result), thread_ts=thread,
+        reply_broadcast=True,
+    )  # fmt: skip

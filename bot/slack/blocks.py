@@ -629,18 +629,41 @@ def build_approval_request(
     return _message(text, blocks)
 
 
-def build_decided(original: Message | None, *, request: ApprovalRequest, now: datetime) -> Message:
-    """The request message once decided: buttons gone, who decided and when appended."""
+def decision_line(request: ApprovalRequest, *, now: datetime) -> str:
+    """One mrkdwn line: how a request was decided or closed (or that it still waits)."""
     when = request.decided_at
     if request.status is ApprovalStatus.APPROVED:
-        line = f":white_check_mark: Approved by {_who(request.decided_by)} at {_utc(when)}"
-    elif request.status is ApprovalStatus.DENIED:
-        line = f":no_entry: Denied by {_who(request.decided_by)} at {_utc(when)}"
-    elif request.status is ApprovalStatus.EXPIRED:
-        line = f":hourglass: Expired at {_utc(when or min(request.expires_at, now))}"
-    else:
-        line = f":hourglass_flowing_sand: Waiting for a decision (as of {_utc(now)})"
-    decided = ContextBlock(block_id=DECIDED_BLOCK, elements=[_md(line, CONTEXT_TEXT_LIMIT)])
+        return f":white_check_mark: Approved by {_who(request.decided_by)} at {_utc(when)}"
+    if request.status is ApprovalStatus.DENIED:
+        return f":no_entry: Denied by {_who(request.decided_by)} at {_utc(when)}"
+    if request.status is ApprovalStatus.EXPIRED:
+        return f":hourglass: Expired at {_utc(when or min(request.expires_at, now))}"
+    if request.status is ApprovalStatus.CLOSED:
+        reason = _text(request.closed_reason or "no reason given", 1500)
+        return f":no_entry_sign: Request #{request.id} closed at {_utc(when)}: {reason}"
+    return f":hourglass_flowing_sand: Waiting for a decision (as of {_utc(now)})"
+
+
+def _is_decision_block(block: Mapping[str, Any]) -> bool:
+    if block.get("block_id") == DECISION_BLOCK:
+        return True
+    # Messages stored before the block had an id: any actions block with Approve/Deny.
+    elements = block.get("elements") if block.get("type") == "actions" else None
+    return any(
+        isinstance(element, Mapping) and element.get("action_id") in (APPROVE_ACTION, DENY_ACTION)
+        for element in elements or ()
+    )
+
+
+def build_decided(original: Message | None, *, request: ApprovalRequest, now: datetime) -> Message:
+    """The request message once decided or closed: Approve/Deny gone, what happened appended.
+
+    Other buttons (an incident's Snooze) stay.
+    """
+    decided = ContextBlock(
+        block_id=DECIDED_BLOCK,
+        elements=[_md(decision_line(request, now=now), CONTEXT_TEXT_LIMIT)],
+    )
     what = f"{_oneline(request.action, 40)} on {_name(request.fmc)}"
     if original is None:
         kept: list[dict[str, Any]] = [_section(f"Request #{request.id}: {what}").to_dict()]
@@ -649,11 +672,16 @@ def build_decided(original: Message | None, *, request: ApprovalRequest, now: da
         kept = [
             dict(block)
             for block in original.blocks
-            if block.get("type") != "actions" and block.get("block_id") != DECIDED_BLOCK
+            if not _is_decision_block(block) and block.get("block_id") != DECIDED_BLOCK
         ]
         text = original.text
-    kept = kept[: MAX_BLOCKS - 1]
-    return _message(f"{text} ({request.status.value})", [*kept, decided])
+    # The decided line goes before trailing buttons (Snooze), where it reads naturally.
+    tail: list[dict[str, Any]] = []
+    while kept and kept[-1].get("type") == "actions":
+        tail.insert(0, kept.pop())
+    kept = kept[: MAX_BLOCKS - 1 - len(tail)]
+    suffix = f" ({request.status.value})"
+    return _message(text if text.endswith(suffix) else f"{text}{suffix}", [*kept, decided, *tail])
 
 
 # ---------------------------------------------------------------- remediation runs

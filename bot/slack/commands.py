@@ -12,20 +12,17 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.advisory import Action
-from bot.core.approval import ApprovalStatus, channel_allowed
+from bot.core.approval import channel_allowed
 from bot.core.findings import Finding
 from bot.core.incidents import needs_attention
 from bot.errors import FmccertError, RemediationError
-from bot.remediation.plan import settings_problem
 from bot.scanning import ScanReport
 from bot.slack import blocks
 from bot.slack.context import BotContext
 from bot.slack.parsing import CommandProblem, CommandRequest, parse_command
+from bot.slack.requests import SCAN_REQUESTER, open_fix_request, remember_message
 
 log = logging.getLogger("bot.slack.commands")
-
-SCAN_REQUESTER = "system:scan"  # fixes recommended by a scan were requested by nobody in person
 
 Ack = Callable[..., Awaitable[None]]
 
@@ -98,44 +95,6 @@ def _working_text(request: CommandRequest, user: str) -> str:
     return f"<@{user}> `/fmccert {request.verb}`: {what}…"
 
 
-def fix_offered(ctx: BotContext, finding: Finding) -> str | None:
-    """The action fmccert can run for this finding (and so offer buttons for), if any."""
-    action = finding.action
-    runnable = action in (Action.VDB_UPDATE, Action.RESTART)
-    if runnable and settings_problem(action, ctx.config.remediation) is None:
-        return action.value
-    return None
-
-
-async def open_fix_request(
-    ctx: BotContext, finding: Finding, *, channel: str, requested_by: str
-) -> int | None:
-    """An approval request for the fix fmccert can run for ``finding``; its id, or None."""
-    action = fix_offered(ctx, finding)
-    if action is None:
-        return None
-    now = ctx.clock()
-    request = await ctx.operations.store.create_approval(
-        fmc=finding.name,
-        action=action,
-        requested_by=requested_by,
-        now=now,
-        expires_at=now + ctx.rules.ttl,
-        channel=channel,
-    )
-    return request.id
-
-
-async def pending_approval_id(ctx: BotContext, approval_id: int | None) -> int | None:
-    """``approval_id`` while that request still waits for a decision (buttons stay), else None."""
-    if approval_id is None:
-        return None
-    request = await ctx.operations.store.approval(approval_id)
-    if request is None or request.status is not ApprovalStatus.PENDING:
-        return None
-    return request.id
-
-
 async def post_findings_thread(
     ctx: BotContext,
     findings: Sequence[Finding],
@@ -145,7 +104,6 @@ async def post_findings_thread(
     requested_by: str,
 ) -> None:
     """One reply per FMC needing attention; those with a runnable fix get Approve/Deny."""
-    store = ctx.operations.store
     for finding in findings:
         if not needs_attention(finding):
             continue
@@ -155,8 +113,8 @@ async def post_findings_thread(
         reply = blocks.build_finding_reply(finding, approval_id=approval_id)
         ts = await ctx.poster.post(channel, reply, thread_ts=thread_ts)
         if approval_id is not None:
-            await store.set_approval_message(
-                approval_id, channel=channel, message_ts=ts, thread_ts=thread_ts
+            await remember_message(
+                ctx, approval_id, channel=channel, ts=ts, thread_ts=thread_ts, message=reply
             )
 
 
@@ -261,14 +219,8 @@ async def _remediate(
             now=ctx.clock(),
         )
         raise
-    now = ctx.clock()
-    request_record = await store.create_approval(
-        fmc=fmc,
-        action=action,
-        requested_by=user,
-        now=now,
-        expires_at=now + ctx.rules.ttl,
-        channel=channel,
+    request_record = await ctx.operations.request_fix(
+        fmc, action, requested_by=user, channel=channel, ttl=ctx.rules.ttl
     )
     message = blocks.build_approval_request(
         fmc=fmc,
@@ -280,8 +232,8 @@ async def _remediate(
         finding=prepared.finding,
     )
     await ctx.poster.update(channel, parent, message)
-    await store.set_approval_message(
-        request_record.id, channel=channel, message_ts=parent, thread_ts=parent
+    await remember_message(
+        ctx, request_record.id, channel=channel, ts=parent, thread_ts=parent, message=message
     )
     await store.audit(
         actor=f"slack:{user}",

@@ -1,20 +1,25 @@
 """A local web page that shows the stand-in's workspace as Slack would, for ``fmccert demo``.
 
 :class:`ConsoleServer` serves a small page (static files shipped in ``bot/slack/console``)
-and a JSON API on loopback. The page never talks to the bot directly: commands, clicks
-and App Home visits go through :class:`~bot.slack.standin.SlackStandIn`, which delivers
-them over Socket Mode exactly as Slack does, and the page shows the stand-in's model of
-the channel, rendered from the bot's real Block Kit.
+and a JSON API on loopback. The page never talks to the bot directly: commands, clicks,
+App Home visits and modal submissions go through :class:`~bot.slack.standin.SlackStandIn`,
+which delivers them over Socket Mode exactly as Slack does, and the page shows the
+stand-in's model of the channel, rendered from the bot's real Block Kit. A modal the bot
+opens (Snooze's dialog) is a form on the page, submitted back as ``view_submission``.
 
 The API (every error is a JSON ``{"ok": false, "error": ...}`` with status 400/502):
 
 * ``GET /console/api/state?after=REV&user=ID`` (default: the first user): waits (up to
   ``poll_timeout``) until the workspace revision passes ``REV``, then answers the
   channel's messages with their thread replies, and the user's ephemerals, App Home view
-  and last opened modal.
+  and open modal (``{id, view, errors}`` or null).
 * ``POST /console/api/command`` ``{user, text}``: a ``/fmccert`` slash command.
 * ``POST /console/api/click`` ``{user, channel, ts, action_id}``: a button click.
 * ``POST /console/api/home`` ``{user}``: the user opens the App Home tab.
+* ``POST /console/api/submit`` ``{user, view_id, values}``: the user submits their open
+  modal; ``values`` maps block id -> action id -> text (a select's option value). Answers
+  the ack and the modal's ``errors`` (null once the bot accepted and it closed).
+* ``POST /console/api/close`` ``{user, view_id}``: the user cancels their open modal.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
@@ -30,7 +34,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from bot.slack.standin import BOT_USER_ID, SlackStandIn, StoredMessage, find_action
+from bot.slack.standin import BOT_USER_ID, OpenModal, SlackStandIn, StoredMessage, find_action
 
 __all__ = ["ConsoleServer", "ConsoleUser", "attach_console", "console_asset"]
 
@@ -98,9 +102,6 @@ class ConsoleServer:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
-        # (monotonic time, user) of each click sent; views.open carries only a trigger id,
-        # so a modal belongs to whoever clicked last before it was opened.
-        self._clicks: list[tuple[float, str]] = []
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -119,6 +120,8 @@ class ConsoleServer:
             ("POST", "/console/api/command"): self._command,
             ("POST", "/console/api/click"): self._click,
             ("POST", "/console/api/home"): self._home,
+            ("POST", "/console/api/submit"): self._submit,
+            ("POST", "/console/api/close"): self._close,
         }
         handler = routes.get((method, path))
         if handler is None and method == "GET" and path.removeprefix("/console/") in _ASSETS:
@@ -198,23 +201,8 @@ class ConsoleServer:
                 _message_json(m) for m in workspace.ephemerals(user) if m.channel == self.channel
             ],
             "home": workspace.home_views.get(user),
-            "modal": self._modal_for(user),
+            "modal": _modal_json(workspace.modals.get(user)),
         }
-
-    def _modal_for(self, user: str) -> dict[str, Any] | None:
-        """The last modal the bot opened after a click by ``user``, if any."""
-        for call in reversed(self.standin.calls_to("views.open")):
-            clicker = next((u for at, u in reversed(self._clicks) if at <= call.at), None)
-            if clicker != user:
-                continue
-            view = call.params.get("view")
-            if isinstance(view, str):
-                try:
-                    view = json.loads(view)
-                except json.JSONDecodeError:
-                    return None
-            return view if isinstance(view, dict) else None
-        return None
 
     # Handlers ----------------------------------------------------------------------------
 
@@ -261,8 +249,6 @@ class ConsoleServer:
             raise ConsoleError("no such message")
         if find_action(message.blocks, action_id) is None:
             raise ConsoleError("no such button on that message")
-        self._clicks.append((time.monotonic(), user))
-        del self._clicks[:-50]
         ack = await self.standin.click(
             message, action_id, user_id=user, timeout=self.action_timeout
         )
@@ -273,6 +259,29 @@ class ConsoleServer:
         user = self._user(body.get("user"))
         ack = await self.standin.open_home(user, timeout=self.action_timeout)
         return web.json_response({"ok": True, "ack": ack})
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        user = self._user(body.get("user"))
+        view_id = _field(body, "view_id")
+        values = _values(body.get("values"))
+        try:
+            ack = await self.standin.submit_view(
+                user, values, view_id=view_id, timeout=self.action_timeout
+            )
+        except LookupError:
+            raise ConsoleError("that dialog is no longer open") from None
+        except ValueError as exc:
+            raise ConsoleError(str(exc)) from None
+        modal = self.standin.modal(user)
+        errors = modal.errors if modal is not None and modal.id == view_id else None
+        return web.json_response({"ok": True, "ack": ack, "errors": errors or None})
+
+    async def _close(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        user = self._user(body.get("user"))
+        closed = self.standin.close_view(user, view_id=_field(body, "view_id"))
+        return web.json_response({"ok": True, "closed": closed})
 
     # Helpers -----------------------------------------------------------------------------
 
@@ -293,6 +302,13 @@ def attach_console(standin: SlackStandIn, *, channel: str, users: Sequence[Conso
     console = ConsoleServer(standin, channel=channel, users=users)
     standin.fallback = console.dispatch
     return f"{standin.origin}/"
+
+
+def _modal_json(modal: OpenModal | None) -> dict[str, Any] | None:
+    """A user's open modal as the page needs it."""
+    if modal is None:
+        return None
+    return {"id": modal.id, "view": modal.view, "errors": modal.errors}
 
 
 def _message_json(message: StoredMessage) -> dict[str, Any]:
@@ -330,6 +346,20 @@ def _field(body: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 200:
         raise ConsoleError(f"{key} must be a non-empty string")
     return value
+
+
+def _values(value: object) -> dict[str, dict[str, str]]:
+    """A modal submission's values: block id -> action id -> text, all strings."""
+    if not isinstance(value, dict) or len(value) > 50:
+        raise ConsoleError("values must be an object of block ids")
+    values: dict[str, dict[str, str]] = {}
+    for block_id, actions in value.items():
+        if not isinstance(actions, dict) or len(actions) > 10:
+            raise ConsoleError("each block's values must be an object of action ids")
+        if not all(isinstance(text, str) and len(text) <= 3000 for text in actions.values()):
+            raise ConsoleError("values must be strings of at most 3000 characters")
+        values[str(block_id)] = {str(action): text for action, text in actions.items()}
+    return values
 
 
 def _error(message: str, status: int) -> web.Response:

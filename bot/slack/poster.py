@@ -79,7 +79,7 @@ class Poster:
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown error") if exc.response else "error"
             self._count_error(method, str(error))
-            raise SlackError(f"Slack refused {method}: {error}") from None
+            raise SlackError(f"Slack refused {method}: {error}", error=str(error)) from None
         except (SlackClientError, OSError, TimeoutError) as exc:
             self._count_error(method, type(exc).__name__)
             raise SlackError(f"Slack {method} failed: {type(exc).__name__}: {exc}") from None

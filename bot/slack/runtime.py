@@ -17,7 +17,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import AppConfig
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.logs import register_secret
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.operations import Operations
@@ -30,6 +30,7 @@ from bot.slack.context import BotContext, rules_from_config
 from bot.slack.env import SlackEnv
 from bot.slack.home import refresh_homes
 from bot.slack.poster import API_TIMEOUT, Poster, build_web_client
+from bot.slack.requests import show_closed
 from bot.slack.tasks import TaskTracker
 from bot.storage.records import Store
 
@@ -75,7 +76,8 @@ class SlackBot:
     async def start(self) -> None:
         """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode."""
         await self.operations.sweep()
-        await self.metrics.seed_from_store(self.store)  # /metrics is right after a restart
+        # /metrics is right after a restart, and lists FMCs no check has read yet.
+        await self.metrics.seed_from_store(self.store, self.config.names())
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=API_TIMEOUT),
             connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),
@@ -107,6 +109,12 @@ class SlackBot:
             bot_token=self.env.bot_token.reveal(),
         )
         self.app = build_app(self.ctx, client, signing_secret=secret, identity=identity)
+        ctx = self.ctx
+        self.operations.on_requests_closed = lambda closed: show_closed(ctx, closed)
+        try:  # requests of FMCs removed from the config can never run: close them now
+            await self.operations.close_orphan_requests(actor="system:config")
+        except StorageError as exc:
+            log.warning("could not close the requests of removed FMCs: %s", exc)
         await self._serve_http()
         await self._start_schedule()
         if self.env.app_token is not None:

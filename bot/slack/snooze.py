@@ -19,7 +19,6 @@ from bot.core.incidents import Incident, IncidentState
 from bot.errors import FmccertError
 from bot.slack import blocks
 from bot.slack.actions import user_groups
-from bot.slack.commands import pending_approval_id
 from bot.slack.context import BotContext
 from bot.slack.ids import (
     SNOOZE_ACTION,
@@ -31,6 +30,7 @@ from bot.slack.ids import (
     SNOOZE_VIEW,
     parse_incident_value,
 )
+from bot.slack.requests import pending_approval_id
 
 log = logging.getLogger("bot.slack.snooze")
 Ack = Callable[..., Awaitable[None]]

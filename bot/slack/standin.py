@@ -8,8 +8,8 @@ messages, App Home views. The bot under test or demo is the real bot, pointed he
 * **Web API**: give the bot's ``AsyncWebClient`` ``base_url=standin.base_url``
   (``SLACK_API_URL``). slack-sdk builds each call with ``urljoin(base_url, method)``, so
   the URL ends in ``/api/``. Every call is recorded as an :class:`ApiCall` and answered
-  as Slack would (``auth.test``, ``chat.*``, ``usergroups.users.list``, ``views.publish``
-  ...); :meth:`SlackStandIn.fail_next` programs 429/5xx answers.
+  as Slack would (``auth.test``, ``chat.*``, ``usergroups.users.list``, ``views.publish``,
+  ``views.open`` ...); :meth:`SlackStandIn.fail_next` programs 429/5xx answers.
 * **Response URLs**: payloads carry URLs from :meth:`SlackStandIn.response_url`, so
   ``respond()`` posts back here; the JSON is recorded and applied to the model.
 * **Socket Mode**: ``apps.connections.open`` (app-level ``xapp-`` token) answers a
@@ -19,10 +19,15 @@ messages, App Home views. The bot under test or demo is the real bot, pointed he
   secret to the bot's endpoint, built by :func:`slash_command_form`,
   :func:`block_actions_payload` or :func:`app_home_opened_event`.
 
-:meth:`SlackStandIn.run_command`, :meth:`SlackStandIn.click` and
-:meth:`SlackStandIn.open_home` do what a person's action in Slack does over Socket Mode,
-including showing a command's acknowledgement text. Listeners finish after the ack, so
-tests poll the model with :meth:`SlackStandIn.wait_for`.
+:meth:`SlackStandIn.run_command`, :meth:`SlackStandIn.click`,
+:meth:`SlackStandIn.open_home` and :meth:`SlackStandIn.submit_view` do what a person's
+action in Slack does over Socket Mode, including showing a command's acknowledgement text.
+A modal the bot opens with the trigger id of a person's click or command is open for that
+person (``Workspace.modals``) until they submit or close it. Listeners finish after the
+ack, so tests poll the model with :meth:`SlackStandIn.wait_for`.
+
+Message timestamps (``ts``) are, as in Slack, the Unix time of the post with six
+decimals, unique and increasing within the workspace.
 """
 
 # Waits take a ``timeout`` (like Slack's 3-second ack window) so a missing ack or message
@@ -57,6 +62,7 @@ __all__ = [
     "TEAM_ID",
     "TEAM_NAME",
     "ApiCall",
+    "OpenModal",
     "ResponseCall",
     "SlackStandIn",
     "StoredMessage",
@@ -67,6 +73,8 @@ __all__ = [
     "find_action",
     "interactive_form",
     "slash_command_form",
+    "view_state",
+    "view_submission_payload",
 ]
 
 T = TypeVar("T")
@@ -80,8 +88,7 @@ BOT_ID = "BBOT"
 # Slack still sends the deprecated verification token in payloads; Bolt ignores it.
 VERIFICATION_TOKEN = "standin-verification-token"  # noqa: S105 - a placeholder, not a secret
 
-_FIRST_TS_MICROS = 1_700_000_000_000_000
-_TS_STEP_MICROS = 100
+_TS_STEP_MICROS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,24 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenModal:
+    """A modal open in one person's client: the view as Slack keeps it, and its field errors.
+
+    ``view`` carries Slack's ``id`` and, after a submission, the ``state`` submitted;
+    ``errors`` are the bot's ``response_action: errors`` by block id, shown under fields.
+    """
+
+    user: str
+    view: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """Slack's view id (``V...``)."""
+        return str(self.view.get("id", ""))
+
+
+@dataclass(frozen=True, slots=True)
 class _ResponseTarget:
     """Where a response URL's messages land: the channel, the actor, the source message."""
 
@@ -162,19 +187,26 @@ class _Failure:
 
 
 class Workspace:
-    """The mutable model: channel messages (with threads), ephemerals and App Home views."""
+    """The mutable model: messages (with threads), ephemerals, App Home views, open modals."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._messages: dict[str, list[StoredMessage]] = {}
         self._ephemerals: list[StoredMessage] = []
         self.home_views: dict[str, dict[str, Any]] = {}
-        self._ts_micros = _FIRST_TS_MICROS
+        self.modals: dict[str, OpenModal] = {}  # by user: the modal open in their client
+        self._clock = clock
+        self._ts_micros = 0
         self.revision = 0
         self._changed = asyncio.Event()
 
     def next_ts(self) -> str:
-        """Issue a unique, increasing Slack timestamp such as ``1700000000.000100``."""
-        self._ts_micros += _TS_STEP_MICROS
+        """Issue a unique, increasing Slack timestamp: now, such as ``1767225600.000100``.
+
+        As in Slack, the part before the dot is the Unix time of the post (clients show it
+        as the message's time); posts within one microsecond get the next microsecond.
+        """
+        now = int(self._clock() * 1_000_000)
+        self._ts_micros = max(now, self._ts_micros + _TS_STEP_MICROS)
         seconds, micros = divmod(self._ts_micros, 1_000_000)
         return f"{seconds}.{micros:06d}"
 
@@ -232,6 +264,18 @@ class Workspace:
         store.remove(message)
         self.touch()
 
+    def show_modal(self, modal: OpenModal) -> None:
+        """Open (or replace) the modal in ``modal.user``'s client."""
+        self.modals[modal.user] = modal
+        self.touch()
+
+    def close_modal(self, user: str) -> OpenModal | None:
+        """Close the modal open for ``user``, if any; return it."""
+        modal = self.modals.pop(user, None)
+        if modal is not None:
+            self.touch()
+        return modal
+
     def channels(self) -> list[str]:
         """Channels that hold messages, in order of first use."""
         return list(self._messages)
@@ -253,6 +297,7 @@ class Workspace:
         parts = [f"{ch}: {len(self.messages(ch))} top-level" for ch in self._messages]
         parts.append(f"{len(self._ephemerals)} ephemeral")
         parts.append(f"home views for {sorted(self.home_views)}")
+        parts.append(f"modals open for {sorted(self.modals)}")
         return "; ".join(parts)
 
 
@@ -281,6 +326,7 @@ class SlackStandIn:
         self._failures: dict[str, list[_Failure]] = {}
         self._targets: dict[str, _ResponseTarget] = {}
         self._tickets: set[str] = set()
+        self._triggers: dict[str, str] = {}  # trigger id -> the user whose action issued it
         self._sockets: list[web.WebSocketResponse] = []
         self._next_socket = itertools.count()
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -371,6 +417,18 @@ class SlackStandIn:
         self._targets[url_id] = _ResponseTarget(channel, user_id, message_ts, thread_ts, ephemeral)
         return f"{self.origin}/response/{url_id}"
 
+    def issue_trigger(self, user_id: str) -> str:
+        """A trigger id for an action by ``user_id``: a modal opened with it opens for them."""
+        trigger = _trigger_id()
+        self._triggers[trigger] = user_id
+        if len(self._triggers) > 1000:  # Slack's expire after 3 seconds; keep the newest
+            del self._triggers[next(iter(self._triggers))]
+        return trigger
+
+    def modal(self, user: str) -> OpenModal | None:
+        """The modal open in ``user``'s client, if any."""
+        return self.workspace.modals.get(user)
+
     def calls_to(self, method: str) -> list[ApiCall]:
         """Recorded calls of one Web API method, in order."""
         return [c for c in self.calls if c.method == method]
@@ -430,6 +488,7 @@ class SlackStandIn:
         self.responses.clear()
         self._failures.clear()
         self._targets.clear()
+        self._triggers.clear()
         self.workspace = Workspace()
 
     async def _fallback(self, request: web.Request) -> web.StreamResponse:
@@ -487,6 +546,7 @@ class SlackStandIn:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "usergroups.users.list": self._usergroups_users_list,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
@@ -573,24 +633,26 @@ class SlackStandIn:
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user_id") or "")
-        view = params.get("view")
-        if isinstance(view, str):
-            view = json.loads(view)
-        if not user or not isinstance(view, dict):
+        view = _view_param(params.get("view"))
+        if not user or view is None:
             return {"ok": False, "error": "invalid_arguments"}
-        stored = {
-            "id": "V" + uuid.uuid4().hex[:10].upper(),
-            "team_id": TEAM_ID,
-            "app_id": API_APP_ID,
-            "bot_id": BOT_ID,
-            "private_metadata": "",
-            "callback_id": "",
-            "state": {"values": {}},
-            "hash": uuid.uuid4().hex,
-            **copy.deepcopy(view),
-        }
+        stored = _stored_view(view)
         self.workspace.home_views[user] = stored
         self.workspace.touch()
+        return {"ok": True, "view": stored}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(params.get("trigger_id") or "")
+        view = _view_param(params.get("view"))
+        if not trigger:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if view is None or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        stored = _stored_view(view)
+        # Triggers from payloads the stand-in did not build (signed HTTP tests) open for no one.
+        user = self._triggers.pop(trigger, None)
+        if user is not None:
+            self.workspace.show_modal(OpenModal(user, stored))
         return {"ok": True, "view": stored}
 
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -795,6 +857,7 @@ class SlackStandIn:
             channel_id=channel_id,
             channel_name=self.channel_names.get(channel_id, channel_id.lower()),
             response_url=self.response_url(channel=channel_id, user_id=user_id),
+            trigger_id=self.issue_trigger(user_id),
         )
         ack = await self.send_envelope(
             "slash_commands", form, accepts_response_payload=True, timeout=timeout
@@ -840,6 +903,7 @@ class SlackStandIn:
                 thread_ts=message.thread_ts,
                 ephemeral=ephemeral,
             ),
+            trigger_id=self.issue_trigger(user_id),
         )
         return await self.send_envelope("interactive", payload, timeout=timeout)
 
@@ -847,6 +911,67 @@ class SlackStandIn:
         """Deliver ``app_home_opened`` for a user over Socket Mode; return the ack."""
         event = app_home_opened_event(user_id, view=self.home_view(user_id))
         return await self.send_envelope("events_api", event, timeout=timeout)
+
+    async def submit_view(
+        self,
+        user_id: str,
+        values: Mapping[str, Mapping[str, str | None]],
+        *,
+        view_id: str | None = None,
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        """Submit the modal open for ``user_id`` over Socket Mode, as Slack does; return the ack.
+
+        ``values`` are plain strings by block id and action id (a select's option value,
+        a text input's text); they become ``view.state`` with :func:`view_state`. The ack's
+        ``response_action`` is applied like Slack's client: ``errors`` keeps the modal open
+        with the errors under its fields, ``update`` and ``push`` show the new view, and
+        anything else closes it. LookupError when that modal is not open, ValueError for
+        values the modal does not offer.
+        """
+        modal = self.modal(user_id)
+        if modal is None or (view_id is not None and modal.id != view_id):
+            raise LookupError(f"that modal is not open for {user_id}")
+        view = {**copy.deepcopy(modal.view), "state": view_state(modal.view, values)}
+        payload = view_submission_payload(
+            user_id=user_id,
+            user_name=self.users.get(user_id, user_id.lower()),
+            view=view,
+            trigger_id=self.issue_trigger(user_id),
+        )
+        ack = await self.send_envelope("interactive", payload, timeout=timeout)
+        if self.modal(user_id) is modal:  # the bot may have opened another meanwhile
+            self._apply_view_response(OpenModal(user_id, view), ack.get("payload"))
+        return ack
+
+    def close_view(self, user_id: str, *, view_id: str | None = None) -> bool:
+        """Close the modal open for ``user_id`` (Cancel, or the close button); True if one was.
+
+        Slack then tells the app only for views with ``notify_on_close``, which the stand-in
+        does not model (fmccert's modals do not ask).
+        """
+        modal = self.modal(user_id)
+        if modal is None or (view_id is not None and modal.id != view_id):
+            return False
+        self.workspace.close_modal(user_id)
+        return True
+
+    def _apply_view_response(self, modal: OpenModal, response: object) -> None:
+        """What Slack's client does with a view submission's ack: keep, replace or close."""
+        answer = response if isinstance(response, Mapping) else {}
+        action = answer.get("response_action")
+        if action == "errors" and isinstance(answer.get("errors"), Mapping):
+            errors = {str(k): str(v) for k, v in answer["errors"].items()}
+            self.workspace.show_modal(dataclasses.replace(modal, errors=errors))
+            return
+        new_view = _view_param(answer.get("view"))
+        if action in ("update", "push") and new_view is not None:
+            stored = _stored_view(new_view)
+            if action == "update":
+                stored["id"] = modal.id  # an update keeps the view's id
+            self.workspace.show_modal(OpenModal(modal.user, stored))
+            return
+        self.workspace.close_modal(modal.user)
 
     # HTTP mode ---------------------------------------------------------------------------
 
@@ -1027,6 +1152,69 @@ def app_home_opened_event(
     }
 
 
+def view_state(
+    view: Mapping[str, Any], values: Mapping[str, Mapping[str, str | None]]
+) -> dict[str, Any]:
+    """A modal's ``state`` as Slack sends it on submission, from plain values.
+
+    ``values`` maps block id -> action id -> a select's option value or an input's text;
+    every input block of the view is in the state (empty when not given). ValueError for a
+    block the view lacks, a select value that is not one of its options, or an element
+    type the stand-in does not fill.
+    """
+    inputs = {
+        str(block.get("block_id")): block
+        for block in view.get("blocks") or []
+        if isinstance(block, Mapping) and block.get("type") == "input"
+    }
+    for block_id, given in values.items():
+        element = (inputs.get(block_id) or {}).get("element") or {}
+        if set(given) - {element.get("action_id")}:
+            raise ValueError(f"the modal has no input {block_id}/{', '.join(given)}")
+    state: dict[str, Any] = {}
+    for block_id, block in inputs.items():
+        element = block.get("element") or {}
+        action_id, kind = str(element.get("action_id")), element.get("type")
+        raw = (values.get(block_id) or {}).get(action_id) or None
+        if kind == "static_select":
+            options = [o for o in element.get("options") or [] if isinstance(o, Mapping)]
+            option = next((o for o in options if o.get("value") == raw), None)
+            if raw is not None and option is None:
+                raise ValueError(f"{raw[:40]!r} is not an option of {block_id}")
+            entry = {"type": kind, "selected_option": copy.deepcopy(option)}
+        elif kind == "plain_text_input":
+            entry = {"type": kind, "value": raw}
+        else:
+            raise ValueError(f"the stand-in cannot fill a {kind} element ({block_id})")
+        state[block_id] = {action_id: entry}
+    return {"values": state}
+
+
+def view_submission_payload(
+    *,
+    user_id: str,
+    view: Mapping[str, Any],
+    user_name: str | None = None,
+    team_id: str = TEAM_ID,
+    api_app_id: str = API_APP_ID,
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """The ``view_submission`` payload of a submitted modal (``view`` holds its ``state``)."""
+    name = user_name or user_id.lower()
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": trigger_id or _trigger_id(),
+        "view": copy.deepcopy(dict(view)),
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def find_action(
     blocks: Sequence[Mapping[str, Any]], action_id: str
 ) -> tuple[str | None, dict[str, Any]] | None:
@@ -1058,6 +1246,38 @@ def _edited(message: StoredMessage, changes: Mapping[str, Any]) -> StoredMessage
         blocks=message.blocks if blocks is None else _blocks(blocks),
         edits=message.edits + 1,
     )
+
+
+def _view_param(value: Any) -> dict[str, Any] | None:
+    """A ``view`` argument: a JSON object, or a JSON string of one (form-encoded calls)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+def _stored_view(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A view as Slack keeps and answers it: the app's fields plus id, hash and state."""
+    view_id = "V" + uuid.uuid4().hex[:10].upper()
+    return {
+        "id": view_id,
+        "team_id": TEAM_ID,
+        "app_id": API_APP_ID,
+        "app_installed_team_id": TEAM_ID,
+        "bot_id": BOT_ID,
+        "private_metadata": "",
+        "callback_id": "",
+        "external_id": "",
+        "state": {"values": {}},
+        "hash": uuid.uuid4().hex,
+        "clear_on_close": False,
+        "notify_on_close": False,
+        "root_view_id": view_id,
+        "previous_view_id": None,
+        **copy.deepcopy(dict(view)),
+    }
 
 
 def _blocks(value: Any) -> list[dict[str, Any]]:

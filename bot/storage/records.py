@@ -152,10 +152,31 @@ class Store(Protocol):
         now: datetime,
         expires_at: datetime,
         channel: str | None = None,
-    ) -> ApprovalRequest: ...
+    ) -> ApprovalRequest: ...  # supersedes a PENDING request of the same (fmc, action)
+    # One PENDING request per (fmc, action): the older one is CLOSED, and returned second.
+    async def open_approval(
+        self,
+        *,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        now: datetime,
+        expires_at: datetime,
+        channel: str | None = None,
+    ) -> tuple[ApprovalRequest, list[ApprovalRequest]]: ...
+    # Compare-and-set: only PENDING requests of fmc close (only ``ids`` when given).
+    async def close_approvals(
+        self, *, fmc: str, reason: str, now: datetime, ids: Sequence[int] | None = None
+    ) -> list[ApprovalRequest]: ...
     async def approval(self, approval_id: int) -> ApprovalRequest | None: ...
     async def set_approval_message(
-        self, approval_id: int, *, channel: str, message_ts: str, thread_ts: str
+        self,
+        approval_id: int,
+        *,
+        channel: str,
+        message_ts: str,
+        thread_ts: str,
+        message: Mapping[str, Any] | None = None,
     ) -> None: ...
     # Atomic: only a PENDING request changes; returns None when it was no longer pending
     # (a double click or two approvers at once: exactly one caller gets the request back).
@@ -204,6 +225,8 @@ class Store(Protocol):
     async def resolve_incident(
         self, incident_id: int, *, now: datetime, detail: Mapping[str, Any]
     ) -> Incident: ...
+    # The Slack workspace was replaced: the next scan posts every open incident again.
+    async def forget_incident_messages(self, *, now: datetime) -> int: ...
 
     # snoozes: append-only; per FMC the newest snooze wins, while its until is after now
     async def snooze(

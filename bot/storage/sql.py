@@ -47,6 +47,7 @@ from bot.storage.records import (
 )
 from bot.storage.tables import (
     OPEN_INCIDENT_INDEX,
+    PENDING_APPROVAL_INDEX,
     RUNNING_LOCK_INDEX,
     ApprovalRequestRow,
     AuditRow,
@@ -326,6 +327,8 @@ def _to_approval(row: ApprovalRequestRow) -> ApprovalRequest:
         decided_by=row.decided_by,
         decided_at=row.decided_at,
         run_id=row.run_id,
+        closed_reason=row.closed_reason,
+        message=row.message,
     )
 
 
@@ -355,6 +358,17 @@ def _is_open_incident_conflict(exc: BaseException | None) -> bool:
     words = str(exc.orig)
     # PostgreSQL names the index; SQLite names the indexed columns.
     return OPEN_INCIDENT_INDEX in words or "incidents.fmc, incidents.kind" in words
+
+
+def _is_pending_conflict(exc: BaseException | None) -> bool:
+    """Whether an insert was refused by the one-pending-request-per-(fmc, action) index."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    words = str(exc.orig)
+    # PostgreSQL names the index; SQLite names the indexed columns.
+    return PENDING_APPROVAL_INDEX in words or "approval_requests.fmc, approval_requests.action" in (
+        words
+    )
 
 
 def _is_lock_conflict(exc: BaseException | None) -> bool:
@@ -676,22 +690,124 @@ class SqlStore:
         expires_at: datetime,
         channel: str | None = None,
     ) -> ApprovalRequest:
-        """Insert a PENDING request and return it as stored."""
-        row = ApprovalRequestRow(
+        """Insert a PENDING request (superseding any of the same FMC and action); return it."""
+        request, _ = await self.open_approval(
             fmc=fmc,
             action=action,
             requested_by=requested_by,
-            created_at=now,
+            now=now,
             expires_at=expires_at,
-            status=ApprovalStatus.PENDING.value,
             channel=channel,
         )
-        with self._errors(f"creating an approval request for {fmc}"):
+        return request
+
+    async def open_approval(
+        self,
+        *,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        now: datetime,
+        expires_at: datetime,
+        channel: str | None = None,
+    ) -> tuple[ApprovalRequest, list[ApprovalRequest]]:
+        """Insert a PENDING request; the pending one of the same (fmc, action) is CLOSED.
+
+        Returns the new request and the superseded ones (at most one, but a list keeps the
+        callers honest). One transaction: nobody can approve the old copy in between.
+        """
+        doing = f"creating an approval request for {fmc}"
+        # Two writers superseding the same request at once: the loser's insert is refused
+        # by the unique index (PostgreSQL); it simply tries again and supersedes the winner.
+        for _ in range(3):
+            try:
+                with self._errors(doing):
+                    return await self._supersede_and_insert(
+                        fmc, action, requested_by, now, expires_at, channel
+                    )
+            except StorageError as exc:
+                if not _is_pending_conflict(exc.__cause__):
+                    raise
+        raise StorageError(f"{doing} failed: other requests kept arriving ({self.url})")
+
+    async def _supersede_and_insert(
+        self,
+        fmc: str,
+        action: str,
+        requested_by: str,
+        now: datetime,
+        expires_at: datetime,
+        channel: str | None,
+    ) -> tuple[ApprovalRequest, list[ApprovalRequest]]:
+        pending = (ApprovalRequestRow.fmc == fmc, ApprovalRequestRow.action == action)
+        async with self._sessions() as session, session.begin():
+            if self._engine.dialect.name == "postgresql":
+                # Writers for one (fmc, action) queue here; SQLite's BEGIN IMMEDIATE does that.
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"fmccert-approval:{fmc}:{action}"},
+                )
+            closing = (
+                update(ApprovalRequestRow)
+                .where(*pending, ApprovalRequestRow.status == ApprovalStatus.PENDING.value)
+                .values(status=ApprovalStatus.CLOSED.value, decided_at=now)
+                .returning(ApprovalRequestRow.id)
+            )
+            old_ids = list(await session.scalars(closing))
+            row = ApprovalRequestRow(
+                fmc=fmc,
+                action=action,
+                requested_by=requested_by,
+                created_at=now,
+                expires_at=expires_at,
+                status=ApprovalStatus.PENDING.value,
+                channel=channel,
+            )
+            session.add(row)
+            await session.flush()
+            await session.refresh(row)
+            superseded: list[ApprovalRequest] = []
+            if old_ids:
+                reason = (
+                    update(ApprovalRequestRow)
+                    .where(ApprovalRequestRow.id.in_(old_ids))
+                    .values(closed_reason=f"superseded by request #{row.id}")
+                    .returning(ApprovalRequestRow)
+                    .execution_options(synchronize_session=False)
+                )
+                superseded = [_to_approval(old) for old in await session.scalars(reason)]
+        return _to_approval(row), superseded
+
+    async def close_approvals(
+        self,
+        *,
+        fmc: str,
+        reason: str,
+        now: datetime,
+        ids: Sequence[int] | None = None,
+    ) -> list[ApprovalRequest]:
+        """CLOSE the PENDING requests of ``fmc`` (only ``ids`` when given); return them.
+
+        Compare-and-set like :meth:`decide_approval`: a request decided meanwhile stays
+        decided, and is not returned.
+        """
+        conditions = [
+            ApprovalRequestRow.fmc == fmc,
+            ApprovalRequestRow.status == ApprovalStatus.PENDING.value,
+        ]
+        if ids is not None:
+            conditions.append(ApprovalRequestRow.id.in_(list(ids)))
+        stmt = (
+            update(ApprovalRequestRow)
+            .where(*conditions)
+            .values(status=ApprovalStatus.CLOSED.value, decided_at=now, closed_reason=reason)
+            .returning(ApprovalRequestRow)
+            .execution_options(synchronize_session=False)
+        )
+        with self._errors(f"closing the approval requests of {fmc}"):
             async with self._sessions() as session, session.begin():
-                session.add(row)
-                await session.flush()
-                await session.refresh(row)
-        return _to_approval(row)
+                rows = list(await session.scalars(stmt))
+        return sorted((_to_approval(row) for row in rows), key=lambda request: request.id)
 
     async def approval(self, approval_id: int) -> ApprovalRequest | None:
         """One approval request by id, or None."""
@@ -701,15 +817,22 @@ class SqlStore:
         return _to_approval(row) if row is not None else None
 
     async def set_approval_message(
-        self, approval_id: int, *, channel: str, message_ts: str, thread_ts: str
+        self,
+        approval_id: int,
+        *,
+        channel: str,
+        message_ts: str,
+        thread_ts: str,
+        message: Mapping[str, Any] | None = None,
     ) -> None:
-        """Remember the Slack message carrying the buttons and the thread for progress."""
+        """Remember the Slack message carrying the buttons (and what it says) and the thread."""
         await self._update_approval(
             approval_id,
             f"recording the message of approval request {approval_id}",
             channel=channel,
             message_ts=message_ts,
             thread_ts=thread_ts,
+            message=dict(message) if message is not None else None,
         )
 
     async def decide_approval(
@@ -902,6 +1025,21 @@ class SqlStore:
         if row is None:
             raise StorageError(f"{doing} failed: no such incident")
         return _to_incident(row)
+
+    async def forget_incident_messages(self, *, now: datetime) -> int:
+        """Drop the Slack ids of every OPEN incident (their workspace is gone); how many.
+
+        The next scheduled scan then posts each of them again in a new thread.
+        """
+        stmt = (
+            update(IncidentRow)
+            .where(IncidentRow.state == IncidentState.OPEN.value)
+            .values(channel=None, thread_ts=None, message_ts=None, updated_at=now)
+        )
+        with self._errors("forgetting the Slack messages of open incidents"):
+            async with self._sessions() as session, session.begin():
+                result = await session.execute(stmt)
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def resolve_incident(
         self, incident_id: int, *, now: datetime, detail: Mapping[str, Any]

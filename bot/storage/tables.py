@@ -35,6 +35,7 @@ NAMING_CONVENTION = {
 
 RUNNING_LOCK_INDEX = "uq_remediation_runs_running_fmc"
 OPEN_INCIDENT_INDEX = "uq_incidents_open_fmc_kind"
+PENDING_APPROVAL_INDEX = "uq_approval_requests_pending_fmc_action"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -171,6 +172,15 @@ class ApprovalRequestRow(Base):
         # pending_approvals(): the few pending rows, oldest first, without a table scan.
         Index("ix_approval_requests_status_created_at", "status", "created_at"),
         Index("ix_approval_requests_fmc_created_at", "fmc", "created_at"),
+        # One live request per FMC and action: a Deny cannot leave an older copy to approve.
+        Index(
+            PENDING_APPROVAL_INDEX,
+            "fmc",
+            "action",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -186,6 +196,8 @@ class ApprovalRequestRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None]
     run_id: Mapped[int | None] = mapped_column(ForeignKey("remediation_runs.id"))
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[dict[str, Any] | None]  # the Slack message carrying the buttons
 
 
 def _one_of(column: str, values: type[enum.StrEnum]) -> str:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.output import EXIT_BROKEN_PIPE
 from bot.lab.scenarios import CATALOG, pick_scenarios
 from bot.lab.server import RunningLab, start_lab
-from tests.cli.process import ROOT, assert_one_line_error, fmccert
+from tests.cli.process import ROOT, assert_one_line_error, fmccert, fmccert_into_closed_pipe
 
 
 @pytest.fixture
@@ -46,6 +47,21 @@ async def test_scan_json_matches_every_scenario(catalog_lab: tuple[RunningLab, P
             assert finding["vdb_build"] == scenario.vdb_build
             assert "Keymaster CA 2" in finding["issuer"]
     assert lab.password not in result.stdout + result.stderr
+
+
+async def test_output_into_a_closed_pipe_stops_quietly(
+    catalog_lab: tuple[RunningLab, Path],
+) -> None:
+    """Output whose reader has gone (`| head -1`) ends with status 141 and nothing on stderr."""
+    lab, path = catalog_lab
+    assert EXIT_BROKEN_PIPE == 141  # what a shell shows for a writer killed by SIGPIPE
+    for args in (
+        ["scan", "--config", str(path), "--json"],
+        ["check", "--config", str(path), lab.hosts[0].name],
+        ["lab", "--list-scenarios"],
+    ):
+        result = await fmccert_into_closed_pipe(*args)
+        assert (result.status, result.stderr) == (EXIT_BROKEN_PIPE, ""), args
 
 
 async def test_check_exit_status_follows_the_worst_finding(

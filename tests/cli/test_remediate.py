@@ -14,7 +14,13 @@ import pytest
 
 from bot.lab.scenarios import pick_scenarios
 from bot.lab.server import RunningLab, start_lab
-from tests.cli.process import assert_one_line_error, fmccert, start_fmccert
+from tests.cli.process import (
+    Completed,
+    assert_one_line_error,
+    fmccert,
+    fmccert_into_closed_pipe,
+    start_fmccert,
+)
 
 SCENARIOS = [
     "affected-760-warning",  # the VDB update renews it
@@ -178,7 +184,7 @@ async def test_two_concurrent_remediations_exactly_one_runs(site: LabSite) -> No
     assert [run["status"] for run in record["remediations"]] == ["renewed"]
 
 
-async def _stop_during_wait(site: LabSite, name: str, sig: int) -> None:
+async def _stop_during_wait(site: LabSite, name: str, sig: int) -> Completed:
     process = await start_fmccert(*site.args("remediate", name, "--action", "vdb-update", "--yes"))
     assert process.stdout is not None
     seen = b""
@@ -188,16 +194,22 @@ async def _stop_during_wait(site: LabSite, name: str, sig: int) -> None:
         assert line, "the remediation ended before waiting for the VDB"
         seen += line
     process.send_signal(sig)
-    await asyncio.wait_for(process.wait(), 30)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return Completed(process.returncode, (seen + out).decode(), err.decode())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 async def test_stopped_remediation_is_recorded_interrupted_and_can_restart(
     slow_site: LabSite, sig: int
 ) -> None:
-    """A run killed (or terminated) midway is marked interrupted, and a new run can start."""
+    """A run killed, terminated or Ctrl-C'd midway is marked interrupted; a new run can start."""
     name = slow_site.names["affected-760-warning"]
-    await _stop_during_wait(slow_site, name, sig)
+    stopped = await _stop_during_wait(slow_site, name, sig)
+    if sig != signal.SIGKILL:  # SIGKILL leaves no say: the next start marks the run
+        assert stopped.status == 2, stopped  # "failed or interrupted", not the shell's 130
+        assert "interrupted" in stopped.stderr
+        assert "Traceback" not in stopped.stderr
     record = json.loads((await fmccert(*slow_site.args("history", name, "--json"))).stdout)
     assert record["remediations"][0]["status"] == "interrupted"
     assert "remediation.interrupted" in [entry["action"] for entry in record["audit"]]
@@ -206,6 +218,17 @@ async def test_stopped_remediation_is_recorded_interrupted_and_can_restart(
     assert again.status == 0, again.stdout + again.stderr
     record = json.loads((await fmccert(*slow_site.args("history", name, "--json"))).stdout)
     assert [run["status"] for run in record["remediations"]] == ["renewed", "interrupted"]
+
+
+async def test_remediation_goes_on_when_its_output_pipe_closes(site: LabSite) -> None:
+    """With nobody reading its output, a remediation still runs to the end and exits by it."""
+    name = site.names["affected-760-warning"]
+    args = site.args("remediate", name, "--action", "vdb-update", "--yes")
+    result = await fmccert_into_closed_pipe(*args)
+    assert (result.status, result.stderr) == (0, "")
+    assert site.lab.vdb_build(name) == 406
+    record = json.loads((await fmccert(*site.args("history", name, "--json"))).stdout)
+    assert [run["status"] for run in record["remediations"]] == ["renewed"]
 
 
 async def test_password_is_nowhere_in_database_or_output(site: LabSite) -> None:

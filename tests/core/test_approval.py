@@ -102,3 +102,28 @@ def test_channel_rules() -> None:
     assert not _judge(channel="CRANDOM")[0]
     assert channel_allowed("CRANDOM", ApprovalRules())
     assert not channel_allowed(None, RULES)
+
+
+def test_a_closed_request_is_refused_with_its_reason() -> None:
+    """A click on a CLOSED request is refused, and the refusal says why it closed."""
+    closed = dataclasses.replace(
+        REQUEST, status=ApprovalStatus.CLOSED, closed_reason="superseded by request #9"
+    )
+    assert _judge(closed) == (False, "This request was closed: superseded by request #9.")
+
+
+def test_nothing_to_do_names_the_renewal_and_the_new_expiry() -> None:
+    """A healthy FMC's refusal says when the certificate was renewed and until when."""
+    from bot.core.approval import nothing_to_do_reason
+    from bot.core.expiry import Thresholds
+    from bot.core.findings import assess_outcome
+    from tests.core.test_findings import _outcome
+
+    finding = assess_outcome("fmc-east", "10.1.2.3", _outcome(300, vdb=406), Thresholds(), NOW)
+    cert = finding.facts.certificate
+    assert cert is not None
+    reason = nothing_to_do_reason(finding)
+    assert reason == (
+        f"{finding.name} was already renewed on {cert.not_before:%Y-%m-%d %H:%M} UTC, "
+        f"until {cert.not_after:%Y-%m-%d %H:%M} UTC; nothing to do"
+    )

@@ -752,3 +752,21 @@ def test_error_and_working_escape_user_text() -> None:
     _valid(working)
     assert "Checking fmc-east…" in working.text
     _valid(build_working(BIG))
+
+
+def test_closed_request_keeps_snooze_and_says_why() -> None:
+    """Closing an incident's request drops Approve/Deny, keeps Snooze, and gives the reason."""
+    from bot.slack.blocks import build_incident
+
+    original = build_incident(_finding(), incident_id=3, approval_id=42)
+    request = _request(
+        ApprovalStatus.CLOSED, decided_by=None, closed_reason="superseded by request #43"
+    )
+    closed = build_decided(original, request=request, now=NOW)
+    _valid(closed)
+    buttons = [e["action_id"] for b in _blocks(closed, "actions") for e in b["elements"]]
+    assert buttons == [SNOOZE_ACTION]
+    assert "Request #42 closed at 2026-11-27 10:05 UTC: superseded by request #43" in (
+        _all_text(closed)
+    )
+    assert closed.blocks[-1]["type"] == "actions"  # the reason reads before the Snooze button

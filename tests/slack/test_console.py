@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bot.scheduling import schedules_from_config
 from bot.slack.console import ConsoleServer, ConsoleUser, attach_console, console_asset
-from bot.slack.ids import APPROVE_ACTION
+from bot.slack.ids import (
+    APPROVE_ACTION,
+    SNOOZE_ACTION,
+    SNOOZE_DURATION_ACTION,
+    SNOOZE_DURATION_BLOCK,
+    SNOOZE_REASON_ACTION,
+    SNOOZE_REASON_BLOCK,
+)
+from bot.slack.runtime import SlackBot
 from bot.slack.standin import SlackStandIn, StoredMessage, find_action
-from tests.slack.conftest import APPROVER, CHANNEL, REQUESTER, STRANGER, Site
+from tests.slack.conftest import APPROVER, CHANNEL, REQUESTER, STRANGER, Site, SiteFactory
+
+SCHEDULE = {"scans": [{"cron": "0 6 * * *", "timezone": "UTC"}]}
 
 USERS = [
     ConsoleUser(APPROVER, "alice", "approver"),
@@ -151,6 +163,75 @@ async def test_command_click_and_home_reach_the_bot(
     assert state["home"]["type"] == "home"
 
 
+async def _incident_of_a_scheduled_scan(site: Site, bot: SlackBot) -> StoredMessage:
+    """Run the site's schedule once now; return the incident reply carrying Snooze."""
+    schedule = schedules_from_config(site.config())[0][0]
+    await bot.scheduled_scan(schedule, datetime.now(UTC), False)
+    await bot.tasks.wait_idle(60)
+
+    def incident() -> StoredMessage | None:
+        for parent in site.standin.messages(CHANNEL):
+            for reply in site.standin.thread(CHANNEL, parent.ts):
+                if find_action(reply.blocks, SNOOZE_ACTION):
+                    return reply
+        return None
+
+    return await site.standin.wait_for(incident, 30)
+
+
+async def test_snooze_dialog_is_the_clickers_and_submits_to_the_bot(
+    site_factory: SiteFactory, console: ConsoleServer, http: aiohttp.ClientSession
+) -> None:
+    """Snooze's dialog is the clicker's; Cancel closes it, Submit shows errors or snoozes."""
+    site = await site_factory(["affected-760-warning"], schedule=SCHEDULE)
+    bot = await site.start_bot(socket_mode=True)
+    await site.standin.wait_connected()
+    incident = await _incident_of_a_scheduled_scan(site, bot)
+    click = {"user": APPROVER, "channel": CHANNEL, "ts": incident.ts, "action_id": SNOOZE_ACTION}
+
+    status, _ = await _post(http, console.url + "console/api/click", click)
+    assert status == 200
+    await site.standin.wait_for(lambda: site.standin.modal(APPROVER), 10)
+    _, theirs = await _get(http, console.url + f"console/api/state?user={REQUESTER}")
+    assert theirs["modal"] is None
+    _, mine = await _get(http, console.url + f"console/api/state?user={APPROVER}")
+    modal = mine["modal"]
+    assert modal["view"]["title"]["text"] == "Snooze alerts"
+    assert modal["errors"] == {}
+    status, answer = await _post(
+        http, console.url + "console/api/close", {"user": APPROVER, "view_id": modal["id"]}
+    )
+    assert (status, answer["closed"]) == (200, True)
+    assert site.standin.modal(APPROVER) is None
+
+    await _post(http, console.url + "console/api/click", click)
+    opened = await site.standin.wait_for(lambda: site.standin.modal(APPROVER), 10)
+    values = {
+        SNOOZE_DURATION_BLOCK: {SNOOZE_DURATION_ACTION: "86400"},
+        SNOOZE_REASON_BLOCK: {SNOOZE_REASON_ACTION: "   "},
+    }
+    submit = {"user": APPROVER, "view_id": opened.id, "values": values}
+    status, answer = await _post(http, console.url + "console/api/submit", submit)
+    assert status == 200
+    assert answer["errors"] == {SNOOZE_REASON_BLOCK: "Say why."}
+    _, mine = await _get(http, console.url + f"console/api/state?user={APPROVER}")
+    assert mine["modal"]["errors"] == {SNOOZE_REASON_BLOCK: "Say why."}
+
+    values[SNOOZE_REASON_BLOCK][SNOOZE_REASON_ACTION] = "change freeze"
+    status, answer = await _post(http, console.url + "console/api/submit", submit)
+    assert (status, answer["errors"]) == (200, None)
+    await bot.tasks.wait_idle(30)
+    edited = site.standin.workspace.find(CHANNEL, incident.ts)
+    assert edited is not None
+    assert f"Snoozed by <@{APPROVER}>" in str(edited.blocks)
+    assert "change freeze" in str(edited.blocks)
+    _, mine = await _get(http, console.url + f"console/api/state?user={APPROVER}")
+    assert mine["modal"] is None
+    status, answer = await _post(http, console.url + "console/api/submit", submit)
+    assert status == 400
+    assert answer["error"] == "that dialog is no longer open"
+
+
 async def test_help_ack_shows_as_ephemeral_for_that_user_only(
     site: Site, console: ConsoleServer, http: aiohttp.ClientSession
 ) -> None:
@@ -176,6 +257,10 @@ async def test_help_ack_shows_as_ephemeral_for_that_user_only(
         ("click", {"user": APPROVER, "channel": CHANNEL, "ts": "9.9", "action_id": "x"}),
         ("click", {"user": APPROVER, "channel": CHANNEL, "ts": "", "action_id": "x"}),
         ("home", {}),
+        ("submit", {"user": APPROVER, "view_id": "V1", "values": {"b": {"a": 3}}}),
+        ("submit", {"user": APPROVER, "view_id": "V1", "values": ["x"]}),
+        ("submit", {"user": APPROVER, "view_id": "V1", "values": {}}),
+        ("close", {"user": APPROVER}),
     ],
 )
 async def test_bad_input_is_a_400_json_error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +28,7 @@ from bot.slack.standin import (
     BOT_ID,
     BOT_USER_ID,
     SlackStandIn,
+    Workspace,
     block_actions_payload,
     encode_form,
     interactive_form,
@@ -341,3 +343,144 @@ async def test_workspace_revision_wakes_waiters(
     assert await standin.workspace.wait_changed(standin.workspace.revision, timeout=0.01) == (
         standin.workspace.revision
     )
+
+
+def test_ts_is_the_unix_time_of_the_post() -> None:
+    """A ts is the clock's Unix time with microseconds; posts in one microsecond stay unique."""
+    workspace = Workspace(clock=lambda: 1767225600.25)
+    assert workspace.next_ts() == "1767225600.250000"
+    assert workspace.next_ts() == "1767225600.250001"
+
+
+async def test_posted_messages_carry_the_time_of_posting(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    """chat.postMessage answers a ts whose seconds are now, increasing from post to post."""
+    first = await client.chat_postMessage(channel=CHANNEL, text="one")
+    second = await client.chat_postMessage(channel=CHANNEL, text="two")
+    assert abs(float(first["ts"]) - time.time()) < 5
+    assert float(second["ts"]) > float(first["ts"])
+
+
+MODAL: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "pause",
+    "private_metadata": "incident:7",
+    "title": {"type": "plain_text", "text": "Pause"},
+    "submit": {"type": "plain_text", "text": "Pause"},
+    "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "How long, and why?"}},
+        {
+            "type": "input",
+            "block_id": "when",
+            "label": {"type": "plain_text", "text": "For how long"},
+            "element": {
+                "type": "static_select",
+                "action_id": "pick",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "1 hour"}, "value": "3600"},
+                    {"text": {"type": "plain_text", "text": "1 day"}, "value": "86400"},
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "why",
+            "label": {"type": "plain_text", "text": "Why"},
+            "element": {"type": "plain_text_input", "action_id": "text"},
+        },
+    ],
+}
+
+
+async def _modal_app(standin: SlackStandIn) -> tuple[SocketModeClient, list[dict[str, Any]]]:
+    """A Socket Mode app: a click opens MODAL; a submission without a reason gets an error."""
+    web_client = AsyncWebClient(token="xoxb-test", base_url=standin.base_url)
+    sm = SocketModeClient(
+        app_token="xapp-test", web_client=AsyncWebClient(base_url=standin.base_url)
+    )
+    payloads: list[dict[str, Any]] = []
+
+    async def on_request(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        payload = req.payload
+        payloads.append(payload)
+        answer = None
+        if payload["type"] == "view_submission":
+            why = payload["view"]["state"]["values"]["why"]["text"]["value"]
+            if not why:
+                answer = {"response_action": "errors", "errors": {"why": "Say why."}}
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=answer)
+        )
+        if payload["type"] == "block_actions":
+            await web_client.views_open(trigger_id=payload["trigger_id"], view=MODAL)
+
+    sm.socket_mode_request_listeners.append(on_request)
+    await sm.connect()  # type: ignore[no-untyped-call]  # slack-sdk leaves connect() unannotated
+    await standin.wait_connected(5)
+    return sm, payloads
+
+
+async def test_modal_opens_for_the_clicker_and_submits_its_state(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    """views.open with a click's trigger opens for the clicker; submit_view sends its state."""
+    sm, payloads = await _modal_app(standin)
+    try:
+        await client.chat_postMessage(channel=CHANNEL, text="approve?", blocks=BUTTONS)
+        [message] = standin.messages(CHANNEL)
+        await standin.click(message, "approve", user_id=ALICE)
+        modal = await standin.wait_for(lambda: standin.modal(ALICE))
+        assert modal.view["callback_id"] == "pause"
+        assert modal.id.startswith("V")
+        assert standin.modal("UBOB") is None
+        with pytest.raises(LookupError):
+            await standin.submit_view("UBOB", {"why": {"text": "x"}})
+        with pytest.raises(ValueError, match="not an option"):
+            await standin.submit_view(ALICE, {"when": {"pick": "999"}})
+        with pytest.raises(ValueError, match="no input"):
+            await standin.submit_view(ALICE, {"where": {"pick": "3600"}})
+
+        await standin.submit_view(ALICE, {"when": {"pick": "86400"}}, view_id=modal.id)
+        submitted = payloads[-1]
+        assert submitted["type"] == "view_submission"
+        assert submitted["user"]["id"] == ALICE
+        assert submitted["view"]["id"] == modal.id
+        assert submitted["view"]["private_metadata"] == "incident:7"
+        values = submitted["view"]["state"]["values"]
+        assert values["when"]["pick"]["selected_option"]["value"] == "86400"
+        assert values["why"]["text"] == {"type": "plain_text_input", "value": None}
+        kept = standin.modal(ALICE)
+        assert kept is not None
+        assert kept.errors == {"why": "Say why."}
+        assert kept.view["state"]["values"]["when"]["pick"]["selected_option"]["value"] == "86400"
+
+        await standin.submit_view(ALICE, {"when": {"pick": "3600"}, "why": {"text": "freeze"}})
+        assert payloads[-1]["view"]["state"]["values"]["why"]["text"]["value"] == "freeze"
+        assert standin.modal(ALICE) is None
+    finally:
+        await sm.close()  # type: ignore[no-untyped-call]  # unannotated in slack-sdk
+
+
+async def test_closing_a_modal_and_triggers_nobody_issued(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    """close_view closes the user's modal; views.open with a foreign trigger opens for no one."""
+    sm, _ = await _modal_app(standin)
+    try:
+        await client.chat_postMessage(channel=CHANNEL, text="approve?", blocks=BUTTONS)
+        [message] = standin.messages(CHANNEL)
+        await standin.click(message, "approve", user_id=ALICE)
+        modal = await standin.wait_for(lambda: standin.modal(ALICE))
+        assert standin.close_view(ALICE, view_id="VOTHER") is False
+        assert standin.close_view(ALICE, view_id=modal.id) is True
+        assert standin.modal(ALICE) is None
+        assert standin.close_view(ALICE) is False
+
+        opened = await client.views_open(trigger_id="1.2.3", view=MODAL)
+        assert opened["view"]["id"].startswith("V")
+        assert standin.workspace.modals == {}
+        with pytest.raises(SlackApiError):
+            await client.views_open(trigger_id="1.2.3", view={"type": "home", "blocks": []})
+    finally:
+        await sm.close()  # type: ignore[no-untyped-call]  # unannotated in slack-sdk

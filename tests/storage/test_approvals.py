@@ -231,3 +231,110 @@ async def test_database_refuses_an_unknown_status(store: SqlStore) -> None:
             )
 
     assert await store.approval(request.id) == request
+
+
+async def test_a_new_request_supersedes_the_pending_one_of_the_same_fmc_and_action(
+    store: SqlStore,
+) -> None:
+    """open_approval closes the older pending copy (reason names the new one); others stay."""
+    old = await _request(store, "fmc-east")
+    other_fmc = await _request(store, "fmc-west")
+    other_action = await store.create_approval(
+        fmc="fmc-east", action="restart", requested_by="U0ALICE", now=NOW, expires_at=NOW + TTL
+    )
+
+    new, superseded = await store.open_approval(
+        fmc="fmc-east",
+        action="vdb-update",
+        requested_by="system:scan",
+        now=NOW + timedelta(minutes=5),
+        expires_at=NOW + TTL,
+    )
+
+    assert [r.id for r in superseded] == [old.id]
+    assert superseded[0].status is ApprovalStatus.CLOSED
+    assert superseded[0].closed_reason == f"superseded by request #{new.id}"
+    assert superseded[0].decided_at == NOW + timedelta(minutes=5)
+    assert await store.approval(old.id) == superseded[0]
+    pending = {r.id for r in await store.pending_approvals()}
+    assert pending == {new.id, other_fmc.id, other_action.id}
+
+
+async def test_the_database_refuses_two_pending_requests_for_one_fmc_and_action(
+    store: SqlStore,
+) -> None:
+    """The partial unique index keeps a second PENDING copy out, even from raw SQL."""
+    request = await _request(store)
+
+    with pytest.raises(IntegrityError):
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO approval_requests (fmc, action, requested_by, created_at, "
+                    "expires_at, status) SELECT fmc, action, requested_by, created_at, "
+                    "expires_at, status FROM approval_requests WHERE id = :id"
+                ),
+                {"id": request.id},
+            )
+
+    assert await store.pending_approvals() == [request]
+
+
+async def test_concurrent_requests_leave_exactly_one_pending(store: SqlStore) -> None:
+    """Five alerts for one FMC at once: one request stays pending, four are superseded."""
+    results = await asyncio.gather(
+        *(
+            store.open_approval(
+                fmc="fmc-east",
+                action="vdb-update",
+                requested_by="system:scan",
+                now=NOW + timedelta(seconds=i),
+                expires_at=NOW + TTL,
+            )
+            for i in range(5)
+        )
+    )
+
+    pending = await store.pending_approvals()
+    assert len(pending) == 1
+    superseded = [old.id for _, olds in results for old in olds]
+    assert len(superseded) == len(set(superseded)) == 4
+    assert pending[0].id not in superseded
+
+
+async def test_close_approvals_closes_only_pending_requests_of_that_fmc(store: SqlStore) -> None:
+    """close_approvals is a compare-and-set: decided requests and other FMCs are untouched."""
+    east = await _request(store, "fmc-east")
+    east_restart = await store.create_approval(
+        fmc="fmc-east", action="restart", requested_by="U0ALICE", now=NOW, expires_at=NOW + TTL
+    )
+    west = await _request(store, "fmc-west")
+    approved = await store.decide_approval(
+        east_restart.id, status=ApprovalStatus.APPROVED, by="U0BOB", now=NOW
+    )
+    assert approved is not None
+
+    closed = await store.close_approvals(fmc="fmc-east", reason="renewed", now=NOW)
+
+    assert [(r.id, r.status, r.closed_reason) for r in closed] == [
+        (east.id, ApprovalStatus.CLOSED, "renewed")
+    ]
+    assert await store.approval(east_restart.id) == approved
+    assert await store.pending_approvals() == [west]
+    assert await store.close_approvals(fmc="fmc-east", reason="again", now=NOW) == []
+    assert await store.close_approvals(fmc="fmc-west", reason="x", now=NOW, ids=[east.id]) == []
+    assert await store.pending_approvals() == [west]
+
+
+async def test_set_approval_message_keeps_what_the_message_says(store: SqlStore) -> None:
+    """The message carrying the buttons is stored, so it can be edited when the request closes."""
+    request = await _request(store)
+    message = {"text": "fmc-east: warning", "blocks": [{"type": "section", "block_id": "b"}]}
+
+    await store.set_approval_message(
+        request.id, channel="C1", message_ts="1.2", thread_ts="1.0", message=message
+    )
+
+    stored = await store.approval(request.id)
+    assert stored is not None
+    assert stored.message == message

@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CheckConstraint, Connection, insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.core.approval import ApprovalStatus
@@ -202,7 +203,7 @@ async def test_0001_database_is_migrated_on_open_and_keeps_its_data(db_url: str)
         async with store.engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert version == [(_head(),)]
-        assert _head() == "0003"
+        assert _head() == "0004"
         assert [(e.actor, dict(e.detail)) for e in await store.audit_log()] == [
             ("cli:alice", {"n": 1})
         ]
@@ -422,3 +423,100 @@ async def test_sql_store_is_a_store(tmp_path: Path) -> None:
     """SqlStore implements the Store port that services depend on."""
     store = _as_store_port(await open_store(f"sqlite+aiosqlite:///{tmp_path / 'port.db'}"))
     await store.close()
+
+
+async def test_0004_closes_duplicate_pending_requests_and_keeps_incident_links(
+    db_url: str,
+) -> None:
+    """Upgrading a 0003 database keeps the newest pending copy per FMC and action only.
+
+    The older copies close as superseded (naming the newest), an incident keeps its link to
+    a closed copy, and the database then refuses a second pending copy.
+    """
+    await _upgrade_to(db_url, "0003")
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            ids = []
+            for fmc, minutes in [
+                ("fmc-east", 0),
+                ("fmc-east", 1),
+                ("fmc-east", 2),
+                ("fmc-west", 0),
+            ]:
+                created = NOW.replace(minute=minutes)
+                ids.append(
+                    (
+                        await conn.execute(
+                            insert(ApprovalRequestRow.__table__)  # type: ignore[arg-type]
+                            .values(
+                                fmc=fmc, action="vdb-update", requested_by="system:scan",
+                                created_at=created, expires_at=created, status="pending",
+                            )
+                            .returning(ApprovalRequestRow.__table__.c.id)
+                        )
+                    ).scalar_one()
+                )  # fmt: skip
+            await conn.execute(
+                text(
+                    "INSERT INTO incidents (fmc, kind, state, severity, opened_at, updated_at, "
+                    "approval_id, detail) VALUES ('fmc-east', 'certificate', 'open', 'warning', "
+                    ":now, :now, :approval, '{}')"
+                ),
+                {"now": NOW.replace(tzinfo=None), "approval": ids[0]},
+            )
+    finally:
+        await engine.dispose()
+
+    store = await open_store(db_url)
+    try:
+        pending = {r.id for r in await store.pending_approvals()}
+        assert pending == {ids[2], ids[3]}
+        for old in ids[:2]:
+            closed = await store.approval(old)
+            assert closed is not None
+            assert closed.status is ApprovalStatus.CLOSED
+            assert closed.closed_reason == f"superseded by request #{ids[2]}"
+        incidents = await store.open_incidents()
+        assert [i.approval_id for i in incidents] == [ids[0]]
+        with pytest.raises(IntegrityError):
+            async with store.engine.begin() as conn:
+                await conn.execute(text("UPDATE approval_requests SET status = 'pending'"))
+    finally:
+        await store.close()
+
+
+async def test_0004_downgrades_and_upgrades_again(db_url: str) -> None:
+    """Revision 0004's downgrade turns closed requests into expired ones and keeps every row."""
+    store = await open_store(db_url)
+    try:
+        old = await store.create_approval(
+            fmc="fmc-east", action="vdb-update", requested_by="U1", now=NOW, expires_at=NOW
+        )
+        new = await store.create_approval(
+            fmc="fmc-east", action="vdb-update", requested_by="U1", now=NOW, expires_at=NOW
+        )
+        await store.create_incident(
+            fmc="fmc-east", kind=IncidentKind.CERTIFICATE, severity="warning", detail={},
+            now=NOW, approval_id=new.id,
+        )  # fmt: skip
+    finally:
+        await store.close()
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
+            rows = (
+                await conn.execute(text("SELECT id, status FROM approval_requests ORDER BY id"))
+            ).all()
+            links = (await conn.execute(text("SELECT approval_id FROM incidents"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [(old.id, "expired"), (new.id, "pending")]
+    assert [tuple(row) for row in links] == [(new.id,)]
+
+    store = await open_store(db_url)
+    try:
+        assert [r.id for r in await store.pending_approvals()] == [new.id]
+    finally:
+        await store.close()

@@ -234,9 +234,27 @@
 
   // --- Messages -----------------------------------------------------------------------
 
-  function formatTime(ts) {
-    const date = new Date(parseFloat(ts) * 1000);
-    return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  // A Slack ts is the Unix time of the post ("1767225600.000100"): shown in local time,
+  // with the date when it is not today, and the full date and time on hover.
+  function tsDate(ts) {
+    const seconds = parseInt(String(ts).split(".")[0], 10);
+    return Number.isFinite(seconds) ? new Date(seconds * 1000) : null;
+  }
+
+  function formatTime(date) {
+    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (date.toDateString() === new Date().toDateString()) return time;
+    return date.toLocaleDateString([], { month: "short", day: "numeric" }) + ", " + time;
+  }
+
+  function timeNode(ts) {
+    const date = tsDate(ts);
+    const node = el("time", "msg-time", date ? formatTime(date) : "");
+    if (date) {
+      node.dateTime = date.toISOString();
+      node.title = date.toLocaleString();
+    }
+    return node;
   }
 
   function renderMessage(message, extraClass) {
@@ -249,7 +267,7 @@
     const head = el("div", "msg-head");
     head.append(el("span", "msg-author", author));
     if (isBot) head.append(el("span", "app-badge", "APP"));
-    head.append(el("span", "msg-time", formatTime(message.ts)));
+    head.append(timeNode(message.ts));
     if (message.edited) head.append(el("span", "edited", "(edited)"));
     main.append(head);
     if (Array.isArray(message.blocks) && message.blocks.length) main.append(renderBlocks(message.blocks, message));
@@ -313,21 +331,121 @@
     select.value = state.user;
   }
 
+  // --- Modals -------------------------------------------------------------------------
+
+  // The open modal in the dialog: its id, hash and errors (a change re-renders it).
   let shownModal = null;
 
   function renderModal(data) {
-    const key = data.modal ? JSON.stringify(data.modal) : null;
-    if (!key || key === shownModal) return;
+    const modal = data.modal;
+    if (!modal) {
+      shownModal = null;
+      if (dialog && dialog.kind === "modal") closeDialog(null); // submitted or closed
+      return;
+    }
+    const key = [modal.id, modal.view.hash || "", JSON.stringify(modal.errors || {})].join("|");
+    if (key === shownModal) return;
     shownModal = key;
-    const view = data.modal;
-    const body = renderBlocks(view.blocks || [], null);
-    body.append(el("p", "muted", "(Modals are shown for reference; submitting is not available in the console.)"));
-    openDialog({
+    showModal(modal);
+  }
+
+  async function showModal(modal) {
+    const view = modal.view;
+    const form = renderModalForm(view, modal.errors || {});
+    const submitted = await openDialog({
+      kind: "modal",
       title: view.title ? view.title.text : "Modal",
-      body,
-      confirm: null,
+      body: form,
+      confirm: view.submit ? view.submit.text : null,
       deny: view.close ? view.close.text : "Close",
+      onConfirm: () => submitModal(modal, form),
     });
+    // Cancel, Escape: tell the stand-in (null: closed by the bot or replaced, nothing to say).
+    if (submitted === false) {
+      shownModal = null;
+      post("/console/api/close", { user: state.user, view_id: modal.id });
+    }
+  }
+
+  function renderModalForm(view, errors) {
+    const form = el("form", "modal-form");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      confirmDialog();
+    });
+    const values = (view.state && view.state.values) || {};
+    for (const block of view.blocks || []) {
+      if (block && block.type === "input") form.append(renderInput(block, values, errors));
+      else form.append(renderBlocks([block], null));
+    }
+    return form;
+  }
+
+  // An input block as a labelled form control, filled from the view's state (what was
+  // submitted last) or the element's initial value, with the bot's error under it.
+  function renderInput(block, values, errors) {
+    const node = el("div", "block block-input");
+    const element = block.element || {};
+    const id = "modal-" + block.block_id;
+    const label = el("label");
+    label.htmlFor = id;
+    label.append(plainText(block.label));
+    if (block.optional) label.append(el("span", "muted", " (optional)"));
+    const current = (values[block.block_id] || {})[element.action_id] || {};
+    let control;
+    if (element.type === "static_select") {
+      control = el("select");
+      const chosen = current.selected_option ? current.selected_option.value
+        : element.initial_option ? element.initial_option.value : "";
+      if (!chosen) {
+        const none = el("option", null, element.placeholder ? element.placeholder.text : "Choose");
+        none.value = "";
+        control.append(none);
+      }
+      for (const option of element.options || []) {
+        const opt = el("option", null, option.text ? option.text.text : option.value);
+        opt.value = option.value;
+        opt.selected = option.value === chosen;
+        control.append(opt);
+      }
+    } else if (element.type === "plain_text_input") {
+      control = el(element.multiline ? "textarea" : "input");
+      if (!element.multiline) control.type = "text";
+      if (element.placeholder) control.placeholder = element.placeholder.text || "";
+      if (element.max_length) control.maxLength = element.max_length;
+      control.value = current.value || element.initial_value || "";
+    } else {
+      node.append(label, el("span", "block-other", "[" + (element.type || "element") + "]"));
+      return node;
+    }
+    control.id = id;
+    control.required = !block.optional;
+    control.dataset.blockId = block.block_id;
+    control.dataset.actionId = element.action_id;
+    node.append(label, control);
+    if (block.hint) node.append(el("div", "hint", block.hint.text));
+    const error = errors[block.block_id];
+    if (error) {
+      const note = el("div", "field-error", error);
+      note.setAttribute("role", "alert");
+      control.setAttribute("aria-invalid", "true");
+      node.append(note);
+    }
+    return node;
+  }
+
+  // true closes the dialog: the bot accepted. false keeps it: invalid, or the bot's errors.
+  async function submitModal(modal, form) {
+    if (!form.reportValidity()) return false;
+    const values = {};
+    for (const control of form.querySelectorAll("[data-block-id]")) {
+      const block = (values[control.dataset.blockId] = values[control.dataset.blockId] || {});
+      block[control.dataset.actionId] = control.value;
+    }
+    const answer = await post("/console/api/submit", {
+      user: state.user, view_id: modal.id, values,
+    });
+    return Boolean(answer && !answer.errors); // errors come back with the next state
   }
 
   function render(data) {
@@ -343,26 +461,51 @@
 
   // --- Dialogs and actions ------------------------------------------------------------
 
-  let dialogResolve = null;
+  // The open dialog: kind ("confirm" or "modal"), how to answer its opener, and what
+  // its confirm button does first (a modal's submission; false keeps the dialog open).
+  let dialog = null;
 
-  function openDialog({ title, body, confirm, deny, confirmStyle }) {
+  // Resolves true (confirmed), false (cancelled) or null (closed or replaced by the page).
+  function openDialog({ title, body, confirm, deny, confirmStyle, kind, onConfirm }) {
+    if (dialog) closeDialog(null);
     $("dialog-title").textContent = title;
     $("dialog-body").replaceChildren(body);
     const confirmButton = $("dialog-confirm");
     confirmButton.hidden = !confirm;
+    confirmButton.disabled = false;
     confirmButton.textContent = confirm || "";
     confirmButton.className = "btn " + (confirmStyle === "danger" ? "danger" : "primary");
     $("dialog-deny").textContent = deny || "Cancel";
     $("dialog-backdrop").hidden = false;
-    (confirm ? confirmButton : $("dialog-deny")).focus();
-    return new Promise((resolve) => { dialogResolve = resolve; });
+    const first = body.querySelector && body.querySelector("input, select, textarea");
+    (first || (confirm ? confirmButton : $("dialog-deny"))).focus();
+    return new Promise((resolve) => {
+      dialog = { kind: kind || "confirm", resolve, onConfirm: onConfirm || null };
+    });
   }
 
   function closeDialog(answer) {
     $("dialog-backdrop").hidden = true;
-    const resolve = dialogResolve;
-    dialogResolve = null;
-    if (resolve) resolve(answer);
+    const current = dialog;
+    dialog = null;
+    if (current) current.resolve(answer);
+  }
+
+  async function confirmDialog() {
+    const current = dialog;
+    if (!current) return;
+    if (current.onConfirm) {
+      const button = $("dialog-confirm");
+      button.disabled = true;
+      let done = false;
+      try {
+        done = await current.onConfirm();
+      } finally {
+        button.disabled = false;
+      }
+      if (!done || dialog !== current) return; // kept open, or the page moved on meanwhile
+    }
+    closeDialog(true);
   }
 
   async function onButton(button, item, message) {
@@ -470,13 +613,14 @@
     $("user-select").addEventListener("change", (event) => {
       state.user = event.target.value;
       shownModal = null;
+      if (dialog && dialog.kind === "modal") closeDialog(null); // theirs stays open for them
       restartPoll();
       if (state.tab === "home") selectTab("home");
     });
     $("tab-channel").addEventListener("click", () => selectTab("channel"));
     $("tab-home").addEventListener("click", () => selectTab("home"));
     $("home-refresh").addEventListener("click", () => post("/console/api/home", { user: state.user }));
-    $("dialog-confirm").addEventListener("click", () => closeDialog(true));
+    $("dialog-confirm").addEventListener("click", () => confirmDialog());
     $("dialog-deny").addEventListener("click", () => closeDialog(false));
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !$("dialog-backdrop").hidden) closeDialog(false);
