@@ -8,13 +8,22 @@ mounted as files (Docker/Kubernetes secrets, the lab), a file (``password_file``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.core.expiry import Thresholds
 from bot.errors import ConfigError, UsageError
@@ -28,18 +37,38 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+# C0 (tab and newline included), DEL and C1. These values are typed into the FMC's line
+# editor, where Ctrl-U erases what came before, Tab completes and a newline ends the
+# line: shell quoting cannot protect against that, so such a value is refused outright.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: str) -> str:
+    found = _CONTROL_CHARACTER.search(value)
+    if found is not None:
+        raise ValueError(
+            f"must not contain control characters (found U+{ord(found.group()):04X} at "
+            f"position {found.start() + 1}): it would be typed into the FMC's shell"
+        )
+    return value
+
+
+ShellText = Annotated[str, AfterValidator(_no_control_characters)]
+"""A config string that reaches the FMC's shell (or its login): no control characters."""
+
+
 class _Strict(BaseModel):
     # Unknown keys are errors: a typo must not silently fall back to a default.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DefaultsModel(_Strict):
-    username: str = "admin"
+    username: ShellText = "admin"
     # The name of a variable, not a password.
     password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = "FMC_PASSWORD"  # noqa: S105
     password_file: str | None = None
     known_hosts: str = "known_hosts"
-    cert_path: str = DEFAULT_CERT_PATH
+    cert_path: ShellText = DEFAULT_CERT_PATH
 
 
 class FmcModel(_Strict):
@@ -47,11 +76,11 @@ class FmcModel(_Strict):
     host: Annotated[str, Field(min_length=1)]
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     tags: list[Annotated[str, Field(min_length=1)]] = []
-    username: str | None = None
+    username: ShellText | None = None
     password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
     password_file: str | None = None
     known_hosts: str | None = None
-    cert_path: str | None = None
+    cert_path: ShellText | None = None
 
 
 class ThresholdsModel(_Strict):
@@ -79,18 +108,23 @@ class SlackModel(_Strict):
     command_channels: list[str] = []
     two_person_rule: bool = True
     approval_ttl_hours: Annotated[float, Field(gt=0)] = 24
+    # Who may start a fleet scan from Slack; both unset: the approvers (ids and groups).
+    scan_requesters: list[str] | None = None
+    scan_requester_groups: list[str] | None = None
+    # Fleet scans one user may start from Slack per hour (0: no limit).
+    scans_per_user_per_hour: Annotated[int, Field(ge=0)] = 6
 
 
 class StepOverrideModel(_Strict):
-    command: Annotated[str, Field(min_length=1)] | None = None
+    command: Annotated[ShellText, Field(min_length=1)] | None = None
     timeout: Annotated[float, Field(gt=0)] | None = None
 
 
 class RemediationModel(_Strict):
-    vdb_package: str | None = None
+    vdb_package: ShellText | None = None  # its file name is typed into the FMC's shell
     vdb_install_timeout_minutes: Annotated[float, Field(gt=0)] = 60
-    restart_command: Annotated[str, Field(min_length=1)] | None = None
-    updates_dir: Annotated[str, Field(pattern=r"^/")] = "/var/sf/updates"
+    restart_command: Annotated[ShellText, Field(min_length=1)] | None = None
+    updates_dir: Annotated[ShellText, Field(pattern=r"^/")] = "/var/sf/updates"
     vdb_poll_interval_seconds: Annotated[float, Field(gt=0)] = 30
     min_free_mb: Annotated[int, Field(ge=0)] = 0
     # How long the verify step keeps re-reading for a renewed certificate after a fix.
@@ -293,12 +327,42 @@ def _describe_validation_error(error: ValidationError, data: Any) -> str:
     return f"{where}: {message}{suffix}"
 
 
+# A real config is a few levels deep and a few thousand values at most. Aliases share
+# one object, so `&a [*b, *b, ...]` chains ("billion laughs") look small in the file but
+# expand to billions of values for whoever walks them: count what a walk would visit.
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+
+def _check_size(data: Any, source: str) -> None:
+    """ConfigError when the document is deeper or (aliases expanded) bigger than any config."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    seen = 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: the YAML holds more than {MAX_VALUES} values "
+                "(aliases expanded); is it an alias bomb?"
+            )
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{source}: the YAML is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+
+
 def parse_config_text(text: str, *, source: str = "<config>") -> ConfigModel:
     """Parse and validate YAML text into the config model (no environment access)."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    except RecursionError:
+        # PyYAML composes nodes recursively: thousands of nested [ or { exhaust the stack.
+        raise ConfigError(f"{source}: the YAML is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -308,6 +372,7 @@ def parse_config_text(text: str, *, source: str = "<config>") -> ConfigModel:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    _check_size(data, source)
     try:
         return ConfigModel.model_validate(data)
     except ValidationError as exc:

@@ -39,8 +39,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -53,16 +52,6 @@ from bot.storage.records import Store, StoredFinding
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SCAN_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 APPROVAL_DECISIONS = ("approved", "denied", "refused")
-
-
-def _parse_time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _set_or_remove(gauge: Gauge, fmc: str, value: float | None) -> None:
@@ -180,7 +169,7 @@ class Metrics:
         """
         last_success = last_success or {}
         for stored in latest:
-            not_after = _parse_time(stored.data.get("not_after"))
+            not_after = stored.not_after
             checked = stored.checked_at if not_after is not None else last_success.get(stored.fmc)
             affected = stored.data.get("affected")
             self._set_state(
@@ -202,11 +191,11 @@ class Metrics:
         latest = await store.latest_findings()
         last_success: dict[str, datetime] = {}
         for stored in latest:
-            if _parse_time(stored.data.get("not_after")) is not None:
+            if stored.not_after is not None:
                 continue
             # The newest check failed: find when one last read the certificate.
             for older in await store.findings(stored.fmc, limit=100):
-                if _parse_time(older.data.get("not_after")) is not None:
+                if older.not_after is not None:
                     last_success[stored.fmc] = older.checked_at
                     break
         self.seed(latest, last_success, fmcs)

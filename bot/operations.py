@@ -7,16 +7,17 @@ remediation themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
-import socket
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import AppConfig, FmcEntry
+from bot.core.advisory import Action
 from bot.core.approval import (
     ApprovalRequest,
     nothing_to_do_reason,
@@ -24,16 +25,18 @@ from bot.core.approval import (
     run_finished_reason,
     superseded_reason,
 )
+from bot.core.expiry import status_as_of
 from bot.core.findings import Finding
 from bot.core.incidents import needs_attention
-from bot.errors import StorageError, UsageError
+from bot.errors import RemediationError, StorageError, UsageError
 from bot.fmc.probe import probe_fmc
 from bot.logs import bound, register_secret
+from bot.remediation.package import inspect_vdb_package
 from bot.remediation.service import (
+    THIS_PROCESS,
     Prepared,
     RemediationResult,
     execute_remediation,
-    pid_alive,
     prepare_remediation,
     sweep_interrupted,
 )
@@ -49,7 +52,11 @@ log = logging.getLogger("bot.operations")
 ClosedListener = Callable[[Sequence[ApprovalRequest]], Awaitable[None]]
 """Told of every request closed, so the Slack bot can edit its message to say why."""
 
-# A run whose heartbeat is older than this is taken for dead even on another host.
+InterruptedListener = Callable[[Sequence[RemediationRun]], Awaitable[None]]
+"""Told of the runs a sweep marked interrupted, so the Slack bot can say so."""
+
+# Another process's run whose heartbeat is older than this, by the database's clock, is
+# taken for dead (8 missed heartbeats at the default 15 s).
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -59,8 +66,8 @@ def new_scan_id() -> str:
 
 
 def process_owner() -> str:
-    """``host:pid`` of this process: who holds a remediation lock."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid:token`` of this process start: who holds a remediation lock."""
+    return THIS_PROCESS.owner
 
 
 def select_fmcs(config: AppConfig, names: Sequence[str], tag: str | None) -> list[FmcEntry]:
@@ -91,6 +98,24 @@ async def scan_fmcs(
     )
 
 
+def findings_as_of(
+    latest: Sequence[StoredFinding], config: AppConfig, *, now: datetime
+) -> list[StoredFinding]:
+    """Stored findings of FMCs still configured, each status brought up to ``now``.
+
+    A certificate checked as "warning" two weeks ago may be expired today: it says so.
+    """
+    known = set(config.names())
+    return [
+        replace(
+            stored,
+            status=status_as_of(stored.status, stored.not_after, config.thresholds, now).value,
+        )
+        for stored in latest
+        if stored.fmc in known
+    ]
+
+
 class Operations:
     """Scans, status, remediation and their records, for one configured fleet."""
 
@@ -109,6 +134,8 @@ class Operations:
         self.probe = probe
         self.metrics = metrics  # optional: the bot has one, the CLI does not
         self.on_requests_closed: ClosedListener | None = None  # set by the Slack bot
+        self.on_runs_interrupted: InterruptedListener | None = None  # set by the Slack bot
+        self._package_digest: tuple[tuple[str, int, int], str] | None = None
         for entry in config.fmcs:  # every composition root builds Operations: mask passwords
             register_secret(entry.target.password)
 
@@ -180,6 +207,7 @@ class Operations:
     async def _close_needless_requests(self, findings: Sequence[Finding], *, actor: str) -> None:
         """A scan that sees an FMC healthy closes its open requests: nothing is left to fix."""
         try:
+            await self.expire_requests()
             pending = {request.fmc for request in await self.store.pending_approvals()}
             for finding in findings:
                 if (
@@ -203,8 +231,15 @@ class Operations:
         requested_by: str,
         channel: str | None,
         ttl: timedelta,
+        plan_sha256: str | None = None,
     ) -> ApprovalRequest:
-        """A new PENDING request; an older one of the same FMC and action is superseded."""
+        """A new PENDING request; an older one of the same FMC and action is superseded.
+
+        A VDB update is bound to the package configured now (its sha256): an Approve after
+        the file changed is refused.
+        """
+        if plan_sha256 is None and action == Action.VDB_UPDATE.value:
+            plan_sha256 = await self.package_sha256()
         now = self.clock()
         request, superseded = await self.store.open_approval(
             fmc=fmc,
@@ -213,11 +248,29 @@ class Operations:
             now=now,
             expires_at=now + ttl,
             channel=channel,
+            plan_sha256=plan_sha256,
         )
         for old in superseded:
             await self._audit_closed(old, actor=requested_by, reason=superseded_reason(request.id))
         await self._tell_closed(superseded)
         return request
+
+    async def package_sha256(self) -> str | None:
+        """The sha256 of the configured VDB package (cached while the file is unchanged)."""
+        path = self.config.remediation.vdb_package
+        if path is None:
+            return None
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size)
+            if self._package_digest is None or self._package_digest[0] != key:
+                package = await asyncio.to_thread(inspect_vdb_package, path)
+                self._package_digest = (key, package.sha256)
+        except (OSError, RemediationError) as exc:
+            # The fix cannot run anyway; the Approve will say why when it reads the package.
+            log.warning("cannot read the VDB package %s: %s", path, exc)
+            return None
+        return self._package_digest[1]
 
     async def close_requests(
         self, fmc: str, *, reason: str, actor: str, ids: Sequence[int] | None = None
@@ -235,6 +288,20 @@ class Operations:
         """A finished run (whatever its outcome) closes the open requests of its FMC."""
         reason = run_finished_reason(result.run_id, result.action, result.status.value)
         return await self.close_requests(result.fmc, reason=reason, actor=actor)
+
+    async def expire_requests(self) -> list[ApprovalRequest]:
+        """Requests whose time is up stop being pending (their buttons go); audited."""
+        expired = await self.store.expire_approvals(now=self.clock())
+        for request in expired:
+            await self.store.audit(
+                actor="system:approvals",
+                action="approval.expired",
+                fmc=request.fmc,
+                detail={"approval_id": request.id, "action": request.action},
+                now=self.clock(),
+            )
+        await self._tell_closed(expired)
+        return expired
 
     async def close_orphan_requests(self, *, actor: str) -> list[ApprovalRequest]:
         """Close the open requests of FMCs no longer in the config."""
@@ -258,18 +325,26 @@ class Operations:
             await self.on_requests_closed(closed)
 
     async def latest(self) -> list[StoredFinding]:
-        """The newest stored finding of every FMC (no SSH)."""
-        return await self.store.latest_findings()
+        """The newest stored finding of every configured FMC, its status as of now (no SSH)."""
+        return findings_as_of(await self.store.latest_findings(), self.config, now=self.clock())
 
     async def sweep(self) -> list[RemediationRun]:
-        """Mark remediations left running by a dead process as interrupted."""
-        return await sweep_interrupted(
-            self.store,
-            now=self.clock(),
-            this_host=socket.gethostname(),
-            pid_alive=pid_alive,
-            stale_after=STALE_AFTER,
-        )
+        """Mark remediations no process runs any more as interrupted, and tell the listener.
+
+        The only path that marks runs abandoned (read-only commands never do): by the
+        database's clock, never this process's.
+        """
+        swept = await sweep_interrupted(self.store, stale_after=STALE_AFTER)
+        for run in swept:
+            log.warning("%s", run.summary, extra={"fmc": run.fmc})
+            if self.metrics is not None:
+                self.metrics.observe_remediation(run.action, run.status.value)
+        if swept and self.on_runs_interrupted is not None:
+            try:
+                await self.on_runs_interrupted(swept)
+            except Exception:
+                log.exception("telling of %d interrupted run(s) failed", len(swept))
+        return swept
 
     async def prepare(self, fmc: str, action: str) -> Prepared:
         """Probe the FMC and build the plan; RemediationError says why it cannot apply."""
@@ -326,7 +401,6 @@ class Operations:
             thresholds=self.config.thresholds,
             clock=self.clock,
             on_progress=on_progress,
-            owner=process_owner(),
             probe=self.probe,
         )
 

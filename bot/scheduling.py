@@ -10,6 +10,11 @@ skipped and reported through ``on_skipped``, never dropped silently.
 
 At start-up :meth:`ScanScheduler.catch_up` runs each schedule that missed fires while
 the bot was down once (however many it missed), flagged ``missed=True``.
+
+A stored last fire later than the database's now (plus :data:`CLOCK_SLACK`) was written
+by a clock that had jumped ahead and was put right since: taken as is, it would hold the
+schedule back until the wall clock caught up with it. It is clamped to the database's
+now, stored so, and a warning logged; the schedule fires again at its next due time.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ MISFIRE_GRACE_SECONDS = 300
 """How late APScheduler may still start a job (a busy loop, a suspended laptop)."""
 
 SKIPPED_STILL_RUNNING = "the previous scheduled scan is still running"
+
+CLOCK_SLACK = timedelta(minutes=1)
+"""How far ahead of the database's now a stored last fire may be before it is clamped."""
 
 _TICK = timedelta(microseconds=1)
 _RESOLUTION = timedelta(seconds=1)  # cron fires on whole seconds
@@ -172,6 +180,7 @@ class ScanScheduler:
         record_fire: Callable[[str, datetime], Awaitable[None]],
         on_skipped: Callable[[ScanSchedule, datetime, str], Awaitable[None]],
         clock: Callable[[], datetime],
+        database_now: Callable[[], Awaitable[datetime]] | None = None,
     ) -> None:
         self._schedules: list[Schedule] = [*scans, *([digest] if digest else [])]
         self._run_scan = run_scan
@@ -180,6 +189,7 @@ class ScanScheduler:
         self._record_fire = record_fire
         self._on_skipped = on_skipped
         self._clock = clock
+        self._database_now = database_now  # None: the instant being ticked stands for it
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: Any = None  # AsyncIOScheduler once started
@@ -251,9 +261,28 @@ class ScanScheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _read_last_fire(self, key: str, now: datetime) -> datetime | None:
+        """The stored last fire, clamped to the database's now if a clock jump left it ahead."""
+        last = await self._last_fire(key)
+        if last is None:
+            return None
+        reference = await self._database_now() if self._database_now is not None else now
+        if last <= max(reference, now) + CLOCK_SLACK:
+            return last  # (ahead of the database but not of our clock: ours is still ahead)
+        logger.warning(
+            "schedule %s last fired at %s, after the database's time %s: a clock jumped "
+            "ahead and was put right; counting from %s instead",
+            key,
+            last.isoformat(),
+            reference.isoformat(),
+            reference.isoformat(),
+        )
+        await self._record(key, reference)
+        return reference
+
     async def _catch_up_one(self, schedule: Schedule, now: datetime) -> None:
         try:
-            last = await self._last_fire(schedule.key)
+            last = await self._read_last_fire(schedule.key, now)
             if last is None:
                 await self._record_fire(schedule.key, now)
                 return
@@ -267,7 +296,7 @@ class ScanScheduler:
 
     async def _fire_due(self, schedule: Schedule, now: datetime) -> None:
         try:
-            last = await self._last_fire(schedule.key)
+            last = await self._read_last_fire(schedule.key, now)
             # Never fired (catch_up not run): only a fire within the misfire grace counts.
             after = last if last is not None else now - timedelta(seconds=MISFIRE_GRACE_SECONDS)
             due = latest_due(schedule.cron, schedule.timezone, after=after, now=now)

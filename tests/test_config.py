@@ -185,3 +185,71 @@ def test_cron_weekdays_are_crontab_weekdays(tmp_path: Path) -> None:
     """`0 6 * * 7` (Sunday in crontab) is accepted, as crontab users expect."""
     text = MINIMAL + "schedule: {scans: [{cron: '0 6 * * 7'}, {cron: '0 6 * * 1-5'}]}\n"
     assert len(load_config(_write(tmp_path, text), ENV).raw.schedule.scans) == 2
+
+
+_FMC = "fmcs:\n  - {name: a, host: b%s}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "code"),
+    [
+        ('defaults: {cert_path: "/x\\x15id #"}\n', "defaults.cert_path", "U+0015"),
+        (_FMC % ', cert_path: "/x\\nid"', "fmcs[a].cert_path", "U+000A"),
+        (_FMC % ', username: "ad\\x1bmin"', "fmcs[a].username", "U+001B"),
+        ('defaults: {username: "admin\\r"}\n', "defaults.username", "U+000D"),
+        ('remediation: {updates_dir: "/var/sf/up\\x15dates"}\n', "remediation.updates_dir",
+         "U+0015"),
+        ('remediation: {restart_command: "sudo pmtool\\trestart"}\n',
+         "remediation.restart_command", "U+0009"),
+        ('remediation: {steps: {install-vdb: {command: "x\\x7fy"}}}\n',
+         "remediation.steps.install-vdb.command", "U+007F"),
+        ('remediation: {vdb_package: "Cisco_VDB\\x9b.tar"}\n', "remediation.vdb_package",
+         "U+009B"),
+    ],
+)  # fmt: skip
+def test_control_characters_in_shell_values_are_refused(
+    tmp_path: Path, text: str, where: str, code: str
+) -> None:
+    """A control character in a value typed into the FMC's shell is a one-line error."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text), ENV)
+    message = str(caught.value)
+    assert f"{where}: must not contain control characters (found {code}" in message
+    assert "\n" not in message
+    assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in message)
+
+
+def test_shell_metacharacters_are_accepted_for_quoting(tmp_path: Path) -> None:
+    """`;`, `$(...)` and spaces are valid path characters: they load, to be shell-quoted."""
+    text = (
+        'defaults: {cert_path: "/var/a b; $(id) `id`.pem"}\n'
+        'remediation: {updates_dir: "/var/sf/up dates;id"}\n' + _FMC % ""
+    )
+    config = load_config(_write(tmp_path, text), ENV)
+    assert config.fmcs[0].target.cert_path == "/var/a b; $(id) `id`.pem"
+    assert config.remediation.updates_dir == "/var/sf/up dates;id"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fmcs: " + "[" * 10000 + "]" * 10000 + "\n", "nested too deeply"),
+        ("fmcs: " + "[" * 100 + "]" * 100 + "\n", "nested more than 64 levels"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
+                for i in range(8)
+            ),
+            "alias bomb",
+        ),
+        ("a: &a [*a]\n", "nested more than 64 levels"),  # a list holding itself
+    ],
+)
+def test_deep_or_exploding_yaml_is_a_config_error(tmp_path: Path, text: str, message: str) -> None:
+    """Deep nesting and alias bombs are one-line ConfigErrors naming the file."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text), ENV)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(tmp_path / "fmccert.yaml"))
+    assert "\n" not in str(caught.value)

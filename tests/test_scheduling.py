@@ -209,6 +209,65 @@ async def test_catch_up_after_three_days_down_runs_once_flagged_missed() -> None
     assert len(recorder.scans) == 1
 
 
+async def test_a_last_fire_left_in_the_future_by_a_clock_jump_is_clamped_and_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A last fire 10 days ahead (a clock jump since put right) is clamped; firing goes on."""
+    recorder = Recorder({DAILY_6.key: T0 + timedelta(days=10)})
+    scheduler = recorder.scheduler([DAILY_6])
+    await scheduler.tick(T0)
+    assert recorder.fires[DAILY_6.key] == T0  # clamped to now, and stored so
+    assert "a clock jumped ahead" in caplog.text
+    await scheduler.tick(T0 + timedelta(days=1))
+    assert recorder.scans == [(DAILY_6.key, datetime(2026, 3, 3, 6, 0, tzinfo=UTC), False)]
+
+
+async def test_a_last_fire_ahead_of_the_database_is_clamped_to_the_database_now() -> None:
+    """With the database's clock given, a stored fire ahead of both clocks is set to it."""
+    recorder = Recorder({DAILY_6.key: T0 + timedelta(days=10)})
+    database_now = T0 - timedelta(minutes=5)
+
+    async def read_database_now() -> datetime:
+        return database_now
+
+    scheduler = ScanScheduler(
+        [DAILY_6],
+        None,
+        run_scan=recorder.run_scan,
+        run_digest=recorder.run_digest,
+        last_fire=recorder.last_fire,
+        record_fire=recorder.record_fire,
+        on_skipped=recorder.on_skipped,
+        clock=lambda: T0,
+        database_now=read_database_now,
+    )
+    await scheduler.catch_up()
+    assert recorder.fires[DAILY_6.key] == database_now
+    assert recorder.scans == []  # the 06:00 fire of T0's day is before the clamped fire
+
+
+async def test_a_clock_still_ahead_keeps_its_last_fire() -> None:
+    """A last fire ahead of the database but not of the scheduler's clock is left alone."""
+    recorder = Recorder({DAILY_6.key: T0 - timedelta(hours=1)})
+
+    async def read_database_now() -> datetime:
+        return T0 - timedelta(days=2)
+
+    scheduler = ScanScheduler(
+        [DAILY_6],
+        None,
+        run_scan=recorder.run_scan,
+        run_digest=recorder.run_digest,
+        last_fire=recorder.last_fire,
+        record_fire=recorder.record_fire,
+        on_skipped=recorder.on_skipped,
+        clock=lambda: T0,
+        database_now=read_database_now,
+    )
+    await scheduler.tick(T0)
+    assert recorder.scans == [(DAILY_6.key, datetime(2026, 3, 2, 6, 0, tzinfo=UTC), False)]
+
+
 async def test_catch_up_records_now_for_a_schedule_that_never_fired() -> None:
     """A new schedule runs nothing at start-up but has now recorded as its baseline."""
     recorder = Recorder()

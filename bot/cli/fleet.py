@@ -20,6 +20,7 @@ from bot.cli.common import (
 )
 from bot.config import AppConfig, host_key_targets, read_config_model, resolve_config_path
 from bot.core.findings import Finding, exit_status
+from bot.core.peer_text import sanitize_peer_text
 from bot.errors import FmccertError, UsageError
 from bot.render import render_json, render_summary, render_table
 from bot.scanning import ProgressListener, ScanReport
@@ -65,7 +66,8 @@ def print_report(report: ScanReport, as_json: bool) -> None:
     if as_json:
         print(render_json(report.findings))
         return
-    print(render_table(report.findings))
+    # Notes quote what FMCs said: the table is printed without any control character.
+    print(sanitize_peer_text(render_table(report.findings), keep_newlines=True))
     print(render_summary(report.findings, report.duration_seconds), file=sys.stderr)
 
 

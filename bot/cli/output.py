@@ -13,6 +13,8 @@ import select
 import signal
 import sys
 
+from bot.core.peer_text import sanitize_peer_text
+
 # What a shell reports for a writer killed by SIGPIPE: 128 + 13.
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
@@ -49,8 +51,9 @@ def say(text: str = "") -> None:
 
     For commands whose work must go on, and whose exit status must still tell how it
     ended, when nobody reads their output any more (a remediation half-way through).
+    The lines quote FMC output and errors: control characters never reach the terminal.
     """
     try:
-        print(text, flush=True)
+        print(sanitize_peer_text(text, keep_newlines=True), flush=True)
     except BrokenPipeError:
         drop_stdout()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import datetime
@@ -20,9 +21,10 @@ from bot.cli.output import say
 from bot.config import AppConfig
 from bot.core.findings import iso_utc
 from bot.errors import RemediationError, UsageError
-from bot.operations import Operations, process_owner
+from bot.operations import Operations
 from bot.remediation.plan import render_plan
 from bot.remediation.service import (
+    THIS_PROCESS,
     ProgressEvent,
     RemediationResult,
     execute_remediation,
@@ -40,10 +42,12 @@ SNORT_WARNING = (
     "Installing a VDB can immediately restart Snort on the managed devices, "
     "interrupting inspection."
 )
+# How long `remediate` waits for the database to take an outcome it could not record.
+RECORD_WAIT_SECONDS = 60.0
 
 
 async def sweep(config: AppConfig, store: Store) -> list[RemediationRun]:
-    """Mark remediations left "running" by a dead process as interrupted (start-up duty)."""
+    """Mark remediations no process runs any more as interrupted (before a new run only)."""
     return await Operations(config, store, clock=utc_now).sweep()
 
 
@@ -64,8 +68,32 @@ def _confirm(args: argparse.Namespace) -> None:
         raise UsageError("not confirmed; nothing was changed")
 
 
-def _print_result(result: RemediationResult) -> None:
+async def _record_late(result: RemediationResult) -> bool:
+    """Wait a while for an outcome the database could not take; True once it is recorded."""
+    if result.recorded:
+        return True
+    say(
+        f"\n{result.fmc}: the outcome could not be recorded yet ({result.storage_error}); "
+        f"waiting up to {RECORD_WAIT_SECONDS:g} s for the database"
+    )
+    try:
+        async with asyncio.timeout(RECORD_WAIT_SECONDS):
+            await THIS_PROCESS.settle()
+    except TimeoutError:
+        return False
+    return True
+
+
+def _print_result(result: RemediationResult, *, recorded: bool = True) -> None:
     say(f"\n{result.fmc}: {result.status.value}: {result.summary}")
+    if not result.recorded:
+        if recorded:
+            say("  recorded late: the database was unavailable during the run")
+        else:
+            say(
+                "  NOT RECORDED: the database is still unavailable; the outcome above is what "
+                "the FMC shows (the run will be marked interrupted by a later sweep)"
+            )
     if result.failed_step and result.step_output:
         say(f"output of {result.failed_step} (last lines, passwords removed):")
         for line in result.step_output.strip().splitlines()[-15:]:
@@ -111,10 +139,10 @@ async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
             requested_by=actor,
             approved_by=f"{actor} (break-glass)",
             on_progress=_print_progress,
-            owner=process_owner(),
             **common,
         )
-    _print_result(result)
+        recorded = await _record_late(result)
+    _print_result(result, recorded=recorded)
     return EXIT_BY_STATUS[result.status]
 
 
@@ -178,8 +206,8 @@ def _describe(detail: dict[str, Any]) -> str:
 
 
 async def _history(args: argparse.Namespace, config: AppConfig) -> dict[str, Any]:
+    # Read-only: never sweeps (only a process about to remediate, or the bot, marks runs).
     async with opened_store(config) as store:
-        await sweep(config, store)
         runs = await store.runs(args.name, limit=args.limit)
         remediations = []
         for run in runs:

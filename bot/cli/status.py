@@ -5,20 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 from bot.cli.common import load, opened_store, run_until_signalled, utc_now
 from bot.config import AppConfig
 from bot.core.expiry import Status, days_left
 from bot.core.findings import iso_utc
+from bot.operations import findings_as_of
 
 # Same order of worry as a scan's exit status, read from stored statuses.
 _EXIT = ((2, {"critical", "expired"}), (3, {"unknown"}), (1, {"warning"}))
-
-
-def _time(raw: Any) -> datetime | None:
-    return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
 
 
 async def _read(config: AppConfig) -> dict[str, Any]:
@@ -28,11 +24,12 @@ async def _read(config: AppConfig) -> dict[str, Any]:
         incidents = await store.open_incidents()
         pending = await store.pending_approvals()
     known = set(config.names())
-    latest = [stored for stored in latest if stored.fmc in known]  # removed FMCs do not count
+    # Removed FMCs do not count; a stored "warning" that has expired since says so.
+    latest = findings_as_of(latest, config, now=now)
     counts = Counter(stored.status for stored in latest)
     expiries = []
     for stored in latest:
-        not_after = _time(stored.data.get("not_after"))
+        not_after = stored.not_after
         if not_after is not None:
             expiries.append((not_after, stored.fmc, stored.status))
     expiries.sort()

@@ -8,7 +8,7 @@ can click its buttons.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +48,10 @@ class ApprovalRules:
     command_channels: frozenset[str] = frozenset()  # empty: any channel
     two_person_rule: bool = True
     ttl: timedelta = timedelta(hours=24)
+    # Who may start fleet scans from Slack; None: the approvers (by id and group).
+    scan_requesters: frozenset[str] | None = None
+    scan_requester_groups: frozenset[str] | None = None
+    scans_per_user_per_hour: int = 6  # 0: no limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class ApprovalRequest:
     run_id: int | None = None  # the remediation run an approval started
     closed_reason: str | None = None  # why a CLOSED request can no longer be decided
     message: Mapping[str, Any] | None = None  # the posted message (text, blocks), for edits
+    plan_sha256: str | None = None  # the VDB package the request was made for (its sha256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,28 @@ def channel_allowed(channel: str | None, rules: ApprovalRules) -> bool:
 def is_approver(user: str, user_groups: frozenset[str], rules: ApprovalRules) -> bool:
     """Is the user an approver by id or by membership of an approver group?"""
     return user in rules.approvers or bool(user_groups & rules.approver_groups)
+
+
+def may_start_scan(user: str, user_groups: frozenset[str], rules: ApprovalRules) -> bool:
+    """May ``user`` start a fleet scan from Slack? (A scan touches every FMC over SSH.)"""
+    if rules.scan_requesters is None and rules.scan_requester_groups is None:
+        return is_approver(user, user_groups, rules)
+    return user in (rules.scan_requesters or frozenset()) or bool(
+        user_groups & (rules.scan_requester_groups or frozenset())
+    )
+
+
+def scan_wait(started: Sequence[datetime], *, now: datetime, per_hour: int) -> timedelta | None:
+    """How long a user must wait before another fleet scan (None: they may start one now).
+
+    ``started`` are the times of that user's recent scans; the window is the last hour.
+    """
+    if per_hour <= 0:
+        return None
+    window = [moment for moment in started if now - moment < timedelta(hours=1)]
+    if len(window) < per_hour:
+        return None
+    return min(window) + timedelta(hours=1) - now
 
 
 def judge_click(
@@ -151,3 +178,13 @@ def run_finished_reason(run_id: int, action: str, outcome: str) -> str:
 def removed_reason(fmc: str) -> str:
     """Why the requests of an FMC no longer in the config closed."""
     return f"{fmc} is no longer in fmccert's configuration"
+
+
+def package_changed_reason(request: ApprovalRequest, now_sha256: str) -> str | None:
+    """Why an Approve cannot run: the package differs from the one the request was made for."""
+    if request.plan_sha256 is None or request.plan_sha256 == now_sha256:
+        return None
+    return (
+        f"the VDB package changed since request #{request.id} was made (sha256 "
+        f"{request.plan_sha256[:12]}… then, {now_sha256[:12]}… now); ask for a new request"
+    )

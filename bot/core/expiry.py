@@ -43,3 +43,19 @@ def classify_expiry(not_after: datetime, thresholds: Thresholds, now: datetime) 
     if remaining <= thresholds.warning_days * _DAY:
         return Status.WARNING
     return Status.OK
+
+
+def status_as_of(
+    recorded: str, not_after: datetime | None, thresholds: Thresholds, now: datetime
+) -> Status:
+    """A stored status brought up to ``now``: a certificate keeps expiring after its check.
+
+    With a known expiry the status is the expiry's now (a "warning" checked two weeks ago
+    may be expired today); without one, what was recorded (unknown if unreadable).
+    """
+    if not_after is not None:
+        return classify_expiry(not_after, thresholds, now)
+    try:
+        return Status(recorded)
+    except ValueError:
+        return Status.UNKNOWN

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 import asyncssh
 
+from bot.core.peer_text import sanitize_peer_text
 from bot.errors import (
     AuthError,
     HostKeyError,
@@ -38,10 +39,14 @@ TERM_TYPE = "vt100"
 TERM_SIZE = (200, 50)
 # Leaving is courtesy: never let a slow goodbye hold up the result.
 EXIT_WAIT = 1.0
+# A peer's reason (disconnect, refused channel, SFTP) is shown cut to this length.
+REASON_LIMIT = 200
 # Appended to every command run for its exit status; the echoed line shows `$?`, never
-# digits, so only the shell's own output matches STATUS_LINE.
+# digits, so only the shell's own output matches _STATUS_MARK. Not anchored at a line
+# start: output without a final newline (`cat` of a file that lacks one) glues the
+# marker to its last line. The last match is the shell's: it is printed after the rest.
 STATUS_SUFFIX = '; echo "@@rc=$?"'
-_STATUS_LINE = re.compile(r"^@@rc=(\d+)[ \t]*$", re.MULTILINE)
+_STATUS_MARK = re.compile(r"@@rc=(\d+)[ \t]*$", re.MULTILINE)
 
 
 async def connect_fmc(target: ProbeTarget, timeouts: ProbeTimeouts) -> asyncssh.SSHClientConnection:
@@ -80,7 +85,7 @@ async def connect_fmc(target: ProbeTarget, timeouts: ProbeTimeouts) -> asyncssh.
             f"{where} closed the connection during the SSH handshake", step="connect"
         ) from None
     except asyncssh.Error as exc:
-        reason = redact(str(exc.reason), [target.password])
+        reason = peer_reason(str(exc.reason), target)
         raise ProtocolError(
             f"SSH handshake with {where} failed: {reason}", step="connect"
         ) from None
@@ -94,6 +99,14 @@ async def connect_fmc(target: ProbeTarget, timeouts: ProbeTimeouts) -> asyncssh.
         raise UnreachableError(
             f"cannot connect to {where}: {exc.strerror or type(exc).__name__}", step="connect"
         ) from None
+
+
+def peer_reason(text: str, target: ProbeTarget) -> str:
+    """A reason the FMC (or whoever answers) sent, one printable line, password masked."""
+    # Strip before masking: a peer that learnt the password must not get it shown by
+    # splitting it with a control character that stripping would then remove.
+    masked = redact(sanitize_peer_text(text), [target.password])
+    return sanitize_peer_text(masked, limit=REASON_LIMIT)
 
 
 def host_key_error(target: ProbeTarget, *, changed: bool) -> HostKeyError:
@@ -135,7 +148,10 @@ async def open_terminal(
             f"opening a terminal took longer than {timeouts.command:g} s", step="session"
         ) from None
     except (asyncssh.Error, OSError) as exc:
-        raise ProtocolError(f"the FMC refused a terminal session ({exc})", step="session") from None
+        reason = peer_reason(str(exc) or type(exc).__name__, target)
+        raise ProtocolError(
+            f"the FMC refused a terminal session ({reason})", step="session"
+        ) from None
     return FmcShell(
         process, fmc=target.name, step_timeout=timeouts.command, secrets=[target.password]
     )
@@ -188,8 +204,11 @@ async def run_sudo_aware(
 
 
 def split_status(output: str) -> tuple[str, int | None]:
-    """Output without the ``@@rc=N`` line, and N (None when the line is missing)."""
-    matches = list(_STATUS_LINE.finditer(output))
+    """Output without the ``@@rc=N`` marker, and N (None when the marker is missing).
+
+    The marker ends a line, on its own or glued to output that had no final newline.
+    """
+    matches = list(_STATUS_MARK.finditer(output))
     if not matches:
         return output, None
     last = matches[-1]
@@ -274,7 +293,7 @@ class ExpertSession:
                     f"starting SFTP took longer than {self._timeouts.command:g} s", step="sftp"
                 ) from None
             except (asyncssh.Error, OSError) as exc:
-                reason = self.redact(str(exc))
+                reason = peer_reason(str(exc) or type(exc).__name__, self._target)
                 raise ProtocolError(f"the FMC refused SFTP ({reason})", step="sftp") from None
         return self._sftp
 

@@ -19,7 +19,11 @@ from typing import Literal
 
 import asyncssh
 
+from bot.core.peer_text import sanitize_peer_text
 from bot.errors import HostKeyError, ProbeConfigError, UnreachableError
+
+# A peer's disconnect reason is shown cut to this length.
+REASON_LIMIT = 200
 
 HostKeyState = Literal["trusted", "unknown", "changed"]
 
@@ -63,7 +67,8 @@ async def fetch_host_key(host: str, port: int, timeout: float) -> HostKeyInfo:  
     except OSError as exc:
         raise UnreachableError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
     except asyncssh.Error as exc:
-        raise UnreachableError(f"SSH handshake with {host}:{port} failed: {exc.reason}") from None
+        reason = sanitize_peer_text(str(exc.reason), limit=REASON_LIMIT)
+        raise UnreachableError(f"SSH handshake with {host}:{port} failed: {reason}") from None
     if key is None:
         raise UnreachableError(f"{host}:{port} presented no host key")
     return describe_host_key(host, port, key)

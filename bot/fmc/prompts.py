@@ -28,9 +28,9 @@ _ANSI = re.compile(
     """,
     re.VERBOSE,
 )
-# C0 controls that carry no text (BEL, backspace, NUL...); \t, \n, \r and ESC are handled
-# elsewhere.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
+# C0 controls that carry no text (BEL, backspace, NUL...), DEL and C1 (U+0080-U+009F,
+# e.g. the 8-bit CSI); \t, \n, \r and ESC are handled elsewhere.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 _CR_NEWLINE = re.compile(r"\r+\n")
 # An escape sequence longer than this is noise, not a sequence in flight.
 _MAX_PENDING_ESCAPE = 4096

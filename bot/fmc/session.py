@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncssh
 
-from bot.errors import ProtocolError, StepTimeoutError
+from bot.errors import ProbeConfigError, ProtocolError, StepTimeoutError
 from bot.fmc.prompts import (
     PROMPT_WINDOW,
     PromptKind,
@@ -26,6 +27,9 @@ READ_SIZE = 65536
 # A real FMC answers each of our commands in a few KiB; this much text without a prompt
 # means the peer is not an FMC shell (or is flooding us), so stop reading.
 MAX_OUTPUT_WITHOUT_PROMPT = 256 * 1024
+# Never typed: the FMC's line editor acts on them (Ctrl-U erases the line typed so far,
+# Tab completes, a newline runs what came before), so no quoting can make them safe.
+_UNTYPABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Keep the transcript bounded: a flooding host must not grow memory per probe.
 MAX_TRANSCRIPT = 64 * 1024
 
@@ -78,7 +82,16 @@ class FmcShell:
         self._transcript_len += len(text)
 
     def send(self, line: str, *, shown: str | None = None) -> None:
-        """Type ``line`` and Enter; ``shown`` replaces it in the transcript (for passwords)."""
+        """Type ``line`` and Enter; ``shown`` replaces it in the transcript (for passwords).
+
+        ProbeConfigError, and nothing typed, when ``line`` holds a control character.
+        """
+        if _UNTYPABLE.search(line):
+            # Config validation refuses these; this guards every other way in. The line
+            # itself is not quoted: it may be the password.
+            raise ProbeConfigError(
+                "refusing to type a line holding a control character into the FMC's shell"
+            )
         self._record(f"\n[sent] {shown if shown is not None else line}\n")
         self._segment, self._segment_len, self._tail = [], 0, ""
         try:

@@ -8,6 +8,7 @@ a 500-host lab signs 500 certificates in well under a second.
 
 from __future__ import annotations
 
+import base64
 import functools
 import secrets
 import textwrap
@@ -221,3 +222,21 @@ def corrupt_pem(pem: str) -> str:
     broken = body[:64] + "!!not-base64!!" + body[200:300]
     wrapped = "\n".join(textwrap.wrap(broken, 64))
     return f"-----BEGIN CERTIFICATE-----\n{wrapped}\n-----END CERTIFICATE-----\n"
+
+
+def undecodable_subject_pem(pem: str, common_name: str) -> str:
+    """``pem`` with its subject CN (a UTF8String) overwritten by bytes that are not UTF-8.
+
+    The length stays, so the DER still parses; only the signature no longer matches, which
+    a reader of the dates never checks. ``common_name`` must occur once in the DER, and
+    in the subject only (not the issuer).
+    """
+    cert = _load(pem)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    encoded = common_name.encode("utf-8")
+    if der.count(encoded) != 1 or len(encoded) < 4:
+        raise LabError(f"common name {common_name!r} must occur once in the certificate")
+    bad = (b"\xff\xfe\xc3(" + encoded)[: len(encoded)]
+    patched = der.replace(encoded, bad)
+    body = "\n".join(textwrap.wrap(base64.b64encode(patched).decode("ascii"), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"

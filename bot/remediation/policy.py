@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.core.advisory import FIXED_VDB_BUILD, Action
 from bot.core.certificate import CertificateFacts
 from bot.remediation.plan import TAC
-from bot.storage.records import RemediationRun, RunStatus
+from bot.storage.records import RunStatus
 
 OUTPUT_TAIL = 4096  # characters of a step's output kept in records and messages
 CLOUD_CHECK = (
@@ -121,28 +120,3 @@ def classify_failure(
         None,
         next_steps,
     )
-
-
-def parse_owner(owner: str) -> tuple[str, int | None]:
-    """Host and pid from an owner ``host:pid`` (pid None when it is not a number)."""
-    host, sep, pid = owner.rpartition(":")
-    if not sep:
-        return owner, None
-    return host, int(pid) if pid.isdigit() else None
-
-
-def is_abandoned(
-    run: RemediationRun,
-    now: datetime,
-    *,
-    this_host: str,
-    pid_alive: Callable[[int], bool],
-    stale_after: timedelta,
-) -> bool:
-    """A RUNNING run nobody runs: its owner on this host is dead, or its heartbeat is stale."""
-    if run.status is not RunStatus.RUNNING:
-        return False
-    host, pid = parse_owner(run.owner)
-    if host == this_host and pid is not None and not pid_alive(pid):
-        return True
-    return now - run.heartbeat_at > stale_after

@@ -24,6 +24,7 @@ import asyncssh
 from bot.core.certificate import CertificateFacts
 from bot.core.expiry import Thresholds
 from bot.core.findings import Finding, assess_outcome
+from bot.core.peer_text import sanitize_peer_text
 from bot.errors import ProbeError, StepTimeoutError
 from bot.fmc.connection import ExpertSession, expert_session
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
@@ -130,8 +131,12 @@ class PlanRunner:
         self.after: Finding | None = None  # set by verify
 
     def redact(self, text: str) -> str:
-        """``text`` with the FMC password masked."""
-        return redact(text, [self._target.password])
+        """``text`` with the FMC password masked and the peer's control characters gone.
+
+        Step output is stored, shown on terminals and in Slack: an FMC (or a hostile SFTP
+        server) must not be able to draw on any of them.
+        """
+        return redact(sanitize_peer_text(text, keep_newlines=True), [self._target.password])
 
     async def _shell(self) -> ExpertSession:
         if self._session is None:

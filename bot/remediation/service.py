@@ -5,6 +5,16 @@
 in order, records each one, reports progress, heartbeats the run, and always finishes it
 as RENEWED, NOT_RENEWED or FAILED (INTERRUPTED when cancelled). The callers (CLI, Slack)
 print or post what it returns; nothing here prints.
+
+Who holds a lock: each process start makes one owner token (:data:`THIS_PROCESS`), so a
+restarted bot that is PID 1 under the same hostname again is never mistaken for the one
+that died. :func:`sweep_interrupted` alone marks runs abandoned: a run of this process
+that it no longer executes (at once), or another process's run whose heartbeat is stale
+by the database's clock (never a caller's clock).
+
+A database outage mid-run does not stop the fix: the FMC steps and the verification go
+on, the writes wait in order and are replayed once the database answers again, the
+outcome is recorded then ("recorded late"), and the heartbeat keeps beating until it is.
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ import enum
 import inspect
 import logging
 import os
+import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +37,7 @@ from bot.core.approval import nothing_to_do_reason
 from bot.core.expiry import Thresholds
 from bot.core.findings import Finding, assess_outcome
 from bot.core.incidents import needs_attention
-from bot.errors import NothingToDoError, ProbeError, RemediationError
+from bot.errors import NothingToDoError, ProbeError, RemediationError, StorageError
 from bot.fmc.probe import probe_fmc
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
 from bot.remediation.package import inspect_vdb_package
@@ -43,7 +54,6 @@ from bot.remediation.policy import (
     classify_failure,
     classify_verification,
     format_expiry,
-    is_abandoned,
     output_tail,
 )
 from bot.remediation.runner import PlanRunner, StepFailed, StepReport
@@ -57,6 +67,9 @@ log = logging.getLogger("bot.remediation")
 Clock = Callable[[], datetime]
 SYSTEM_ACTOR = "system"
 DEFAULT_STALE_AFTER = timedelta(minutes=5)  # 20 missed heartbeats at the default interval
+# Retrying writes while the database is unavailable: first after this, doubling up to the cap.
+RETRY_FIRST = 0.5
+RETRY_CAP = 30.0
 
 
 class ProgressState(enum.StrEnum):
@@ -108,24 +121,74 @@ class RemediationResult:
     old_not_after: datetime | None
     new_not_after: datetime | None
     next_steps: tuple[str, ...]
+    # False while the database could not take the outcome yet: it is retried in the
+    # background (ProcessRuns.settle waits for it); ``storage_error`` says why.
+    recorded: bool = True
+    storage_error: str | None = None
 
 
-def current_owner() -> str:
-    """``host:pid`` of this process, the owner recorded on runs it starts."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+class ProcessRuns:
+    """This process's owner name on the runs it starts, and which of them it still runs.
+
+    The owner is ``host:pid:token`` with a random token made once per process start: pid
+    and hostname are for people (in a container they repeat after every restart).
+    """
+
+    def __init__(self, host: str, pid: int, token: str) -> None:
+        self.owner = f"{host}:{pid}:{token}"
+        self._live: set[int] = set()
+        self._starting = 0  # begin_run calls under way: their run ids are not known yet
+        self._settling: dict[int, asyncio.Task[bool]] = {}
+
+    @classmethod
+    def start(cls) -> ProcessRuns:
+        """A new owner for this process start."""
+        return cls(socket.gethostname(), os.getpid(), secrets.token_hex(6))
+
+    @property
+    def live(self) -> frozenset[int]:
+        """Ids of the runs this process is executing (or still recording)."""
+        return frozenset(self._live)
+
+    @property
+    def starting(self) -> bool:
+        """Whether a run is being begun (its id not yet registered)."""
+        return self._starting > 0
+
+    @property
+    def unrecorded(self) -> bool:
+        """Whether an outcome still waits for the database."""
+        return bool(self._settling)
+
+    async def settle(self) -> None:
+        """Wait until every outcome that waited for the database is recorded."""
+        while self._settling:
+            await asyncio.wait(list(self._settling.values()))
 
 
-def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+THIS_PROCESS = ProcessRuns.start()
+
+
+def run_is_dead(
+    run: RemediationRun,
+    *,
+    database_now: datetime,
+    owner: str,
+    live: Collection[int],
+    starting: bool,
+    stale_after: timedelta,
+) -> bool:
+    """Whether a RUNNING run is abandoned, from the sweeping process ``owner``'s view.
+
+    Its own run it no longer executes is dead at once (a storage error, a bug); another
+    process's run only once its heartbeat, stamped by the database, is older than
+    ``stale_after`` by the database's clock.
+    """
+    if run.status is not RunStatus.RUNNING:
         return False
-    except PermissionError:
-        return True  # it exists, it is just not ours
-    except OSError:
-        return False
-    return True
+    if run.owner == owner:
+        return run.id not in live and not starting
+    return database_now - run.heartbeat_at > stale_after
 
 
 async def prepare_remediation(
@@ -169,13 +232,125 @@ async def _notify(listener: ProgressListener | None, event: ProgressEvent) -> No
         log.warning("progress listener failed for %s", event.fmc, exc_info=True)
 
 
-async def _heartbeat(store: Store, run_id: int, clock: Clock, interval: float) -> None:
+async def _heartbeat(store: Store, run_id: int, interval: float) -> None:
+    """Beat every ``interval`` s whatever the steps do (an upload, an install wait)."""
+    failing = False
     while True:
         await asyncio.sleep(interval)
         try:
-            await store.heartbeat(run_id, clock())
-        except Exception:
-            log.warning("heartbeat of run %d failed", run_id, exc_info=True)
+            await store.heartbeat(run_id)
+        except Exception as exc:
+            if not failing:  # once per outage, not every beat
+                log.warning("heartbeat of run %d failed: %s", run_id, exc)
+            failing = True
+        else:
+            failing = False
+
+
+Write = Callable[[], Awaitable[object]]
+
+
+class _Journal:
+    """The writes of one run, in order; while the database fails they queue up and retry.
+
+    A write that fails (StorageError) and every write after it wait in ``pending``; one
+    background task replays them with backoff until the database answers again. The run
+    itself goes on meanwhile: its steps happen on the FMC whether recorded or not.
+    """
+
+    def __init__(self, run_id: int, clock: Clock) -> None:
+        self.run_id = run_id
+        self.clock = clock
+        self.pending: list[tuple[str, Write]] = []
+        self.down_since: datetime | None = None  # first failure
+        self.back_at: datetime | None = None  # last recovery
+        self.error: str | None = None
+        self._retrying: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one replay at a time: an audit entry is written once
+
+    @property
+    def had_outage(self) -> bool:
+        return self.down_since is not None
+
+    def outage_note(self) -> str:
+        """``the database was unavailable from A to B`` (B is now if not back yet)."""
+        start = format_expiry(self.down_since)
+        end = format_expiry(self.back_at or self.clock())
+        return f"the database was unavailable from {start} to {end}"
+
+    async def write(self, what: str, op: Write, *, retry_now: bool = False) -> bool:
+        """Write now, or queue behind earlier failed writes; True when it is written.
+
+        Queued behind a failure, a write waits for the retry task, so steps are not held
+        up by the database's timeouts; ``retry_now`` tries the whole queue at once.
+        """
+        self.pending.append((what, op))
+        if len(self.pending) > 1 and not retry_now:
+            return False  # the retry task will reach it, in order
+        return await self._flush_locked()
+
+    async def _flush_locked(self) -> bool:
+        async with self._lock:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
+        while self.pending:
+            what, op = self.pending[0]
+            try:
+                await op()
+            except StorageError as exc:
+                if self.error is None or self.back_at is not None:
+                    log.warning(
+                        "run %d: %s could not be recorded (kept to retry): %s",
+                        self.run_id,
+                        what,
+                        exc,
+                    )
+                if self.down_since is None:
+                    self.down_since = self.clock()
+                self.back_at = None
+                self.error = str(exc)
+                self._retry_in_background()
+                return False
+            self.pending.pop(0)
+            if self.error is not None and self.back_at is None:
+                self.back_at = self.clock()
+                log.warning("run %d: the database answers again; recording", self.run_id)
+        return True
+
+    def _retry_in_background(self) -> None:
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.create_task(self._retry(), name=f"run-{self.run_id}-retry")
+
+    async def _retry(self) -> None:
+        delay = RETRY_FIRST
+        while self.pending:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_CAP)
+            if await self._flush_locked():
+                return
+
+    async def drained(self) -> None:
+        """Wait until every queued write is written (forever if the database stays down)."""
+        while self.pending:
+            task = self._retrying
+            if task is None or task.done():
+                self._retry_in_background()
+                task = self._retrying
+            assert task is not None
+            await asyncio.shield(task)
+
+    async def try_once(self) -> bool:
+        """One more attempt at the queue now (the cancel path: no waiting)."""
+        if self._retrying is not None:
+            self._retrying.cancel()
+            self._retrying = None
+        try:
+            return await self._flush_locked()
+        finally:
+            if self._retrying is not None:
+                self._retrying.cancel()
+                self._retrying = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -205,6 +380,7 @@ class _Execution:
         self.on_progress = on_progress
         self.runner = runner
         self.current: tuple[int, Step, datetime] | None = None
+        self.journal = _Journal(run.id, clock)
 
     def redact(self, text: str) -> str:
         return redact(text, [self.target.password])
@@ -225,15 +401,29 @@ class _Execution:
         self, index: int, step: Step, status: StepStatus, started: datetime, output: str
     ) -> None:
         finished = None if status is StepStatus.RUNNING else self.clock()
-        await self.store.record_step(
-            self.run.id,
-            seq=index,
-            name=step.name,
-            status=status,
-            started_at=started,
-            finished_at=finished,
-            output=output_tail(self.redact(output)),
-        )
+        store, run_id, text = self.store, self.run.id, output_tail(self.redact(output))
+
+        async def write() -> None:
+            await store.record_step(
+                run_id,
+                seq=index,
+                name=step.name,
+                status=status,
+                started_at=started,
+                finished_at=finished,
+                output=text,
+            )
+
+        await self.journal.write(f"step {step.name}", write)
+
+    async def audit(self, actor: str, action: str, detail: Mapping[str, Any]) -> None:
+        """Append an audit entry through the journal (kept to retry in an outage)."""
+        store, fmc, at = self.store, self.plan.fmc, self.clock()
+
+        async def write() -> None:
+            await store.audit(actor=actor, action=action, fmc=fmc, detail=detail, now=at)
+
+        await self.journal.write(action, write)
 
     async def run_step(self, index: int, step: Step, grace: float) -> StepReport:
         started = self.clock()
@@ -303,20 +493,23 @@ class _Execution:
             f"{self.plan.fmc}: {self.plan.action.value} was interrupted{where}; "
             "check the FMC before running it again"
         )
-        await self.store.finish_run(
-            self.run.id,
-            status=RunStatus.INTERRUPTED,
-            now=self.clock(),
-            summary=summary,
-            failed_step=step_name,
+        store, run_id, now = self.store, self.run.id, self.clock()
+
+        async def finish() -> None:
+            await store.finish_run(
+                run_id, status=RunStatus.INTERRUPTED, now=now, summary=summary,
+                failed_step=step_name,
+            )  # fmt: skip
+
+        await self.journal.write("the interruption", finish)
+        await self.audit(
+            requested_by,
+            "remediation.interrupted",
+            {"run_id": self.run.id, "step": step_name, "reason": "cancelled"},
         )
-        await self.store.audit(
-            actor=requested_by,
-            action="remediation.interrupted",
-            fmc=self.plan.fmc,
-            detail={"run_id": self.run.id, "step": step_name, "reason": "cancelled"},
-            now=self.clock(),
-        )
+        if not await self.journal.try_once():
+            # Nobody waits for a cancelled run: its lock is freed by the next sweep.
+            log.warning("run %d: the interruption could not be recorded", self.run.id)
 
 
 async def execute_remediation(
@@ -331,33 +524,102 @@ async def execute_remediation(
     thresholds: Thresholds,
     clock: Clock,
     on_progress: ProgressListener | None = None,
-    owner: str,
+    process: ProcessRuns = THIS_PROCESS,
     heartbeat_interval: float = 15.0,
     probe: Prober = probe_fmc,
 ) -> RemediationResult:
     """Run a prepared plan under the FMC's lock; RemediationBusyError if another run holds it.
 
     ``settings`` is accepted for symmetry with :func:`prepare_remediation`: the plan
-    already carries every setting it needs.
+    already carries every setting it needs. A database outage after the lock is taken
+    does not stop the run: the result then has ``recorded=False`` and the outcome is
+    recorded in the background once the database is back (``process.settle()``).
     """
     del settings
     plan = prepared.plan
     if plan.fmc != target.name:
         raise RemediationError(f"the plan is for {plan.fmc}, not {target.name}")
-    run = await store.begin_run(
-        fmc=plan.fmc,
-        action=plan.action.value,
-        requested_by=requested_by,
-        approved_by=approved_by,
-        owner=owner,
-        plan=plan_to_dict(plan),
-        now=clock(),
-    )
+    process._starting += 1
+    try:
+        run = await store.begin_run(
+            fmc=plan.fmc,
+            action=plan.action.value,
+            requested_by=requested_by,
+            approved_by=approved_by,
+            owner=process.owner,
+            plan=plan_to_dict(plan),
+            now=clock(),
+        )
+        process._live.add(run.id)  # no await since begin_run: a sweep never sees it unlisted
+    finally:
+        process._starting -= 1
+    beat = asyncio.create_task(_heartbeat(store, run.id, heartbeat_interval))
+    settled = False
+    try:
+        result, journal = await _execute(
+            prepared, target, run, store=store, requested_by=requested_by,
+            approved_by=approved_by, timeouts=timeouts, thresholds=thresholds, clock=clock,
+            on_progress=on_progress, probe=probe,
+        )  # fmt: skip
+        if result.recorded:
+            return result
+        # Keep the lock alive (heartbeat) until the outcome is written, then let it go.
+        settled = True
+        process._settling[run.id] = asyncio.create_task(
+            _settle_late(result, journal, process, beat), name=f"run-{run.id}-settle"
+        )
+        return result
+    finally:
+        if not settled:
+            await _stop(beat)
+            process._live.discard(run.id)  # unrecorded? the next sweep frees the lock
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _settle_late(
+    result: RemediationResult, journal: _Journal, process: ProcessRuns, beat: asyncio.Task[None]
+) -> bool:
+    try:
+        await journal.drained()
+        log.warning(
+            "fmc %s: remediation run %d %s, recorded late (%s)",
+            result.fmc,
+            result.run_id,
+            result.status.value,
+            journal.outage_note(),
+        )
+        return True
+    finally:
+        await _stop(beat)
+        process._live.discard(result.run_id)
+        process._settling.pop(result.run_id, None)
+
+
+async def _execute(
+    prepared: Prepared,
+    target: ProbeTarget,
+    run: RemediationRun,
+    *,
+    store: Store,
+    requested_by: str,
+    approved_by: str | None,
+    timeouts: ProbeTimeouts,
+    thresholds: Thresholds,
+    clock: Clock,
+    on_progress: ProgressListener | None,
+    probe: Prober,
+) -> tuple[RemediationResult, _Journal]:
+    plan = prepared.plan
     started_detail: dict[str, Any] = {
         "run_id": run.id,
         "action": plan.action.value,
         "approved_by": approved_by,
-        "owner": owner,
+        "owner": run.owner,
         "steps": [step.name for step in plan.steps],
     }
     if plan.package is not None:
@@ -370,15 +632,8 @@ async def execute_remediation(
     )
     # Opening the shell (connect, login, expert) happens inside the first step that needs it.
     grace = timeouts.connect + 2 * timeouts.command
-    beat = asyncio.create_task(_heartbeat(store, run.id, clock, heartbeat_interval))
     try:
-        await store.audit(
-            actor=requested_by,
-            action="remediation.started",
-            fmc=plan.fmc,
-            detail=started_detail,
-            now=clock(),
-        )
+        await execution.audit(requested_by, "remediation.started", started_detail)
         try:
             outcome = await execution.execute(grace)
         finally:
@@ -398,82 +653,121 @@ async def execute_remediation(
             "",
             old=prepared.finding.facts.certificate,
         )
-        await _finish(store, run, plan, outcome, requested_by, clock)
+        await _finish(execution, outcome, requested_by)
         raise
-    finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
-    return await _finish(store, run, plan, outcome, requested_by, clock)
+    return await _finish(execution, outcome, requested_by), execution.journal
 
 
-async def _finish(
-    store: Store,
-    run: RemediationRun,
-    plan: Plan,
-    outcome: Outcome,
-    requested_by: str,
-    clock: Clock,
-) -> RemediationResult:
-    await store.finish_run(
-        run.id,
-        status=outcome.status,
-        now=clock(),
-        summary=outcome.summary,
-        failed_step=outcome.failed_step,
-        old_not_after=outcome.old_not_after,
-        new_not_after=outcome.new_not_after,
-    )
-    detail: Mapping[str, Any] = {
-        "run_id": run.id,
-        "action": plan.action.value,
-        "status": outcome.status.value,
-        "failed_step": outcome.failed_step,
-        "summary": outcome.summary,
-        "old_not_after": _iso(outcome.old_not_after),
-        "new_not_after": _iso(outcome.new_not_after),
-    }
-    await store.audit(
-        actor=requested_by, action="remediation.finished", fmc=plan.fmc, detail=detail, now=clock()
-    )
-    log.info("fmc %s: remediation run %d %s", plan.fmc, run.id, outcome.status.value)
+async def _finish(execution: _Execution, outcome: Outcome, requested_by: str) -> RemediationResult:
+    store, run, plan, journal = execution.store, execution.run, execution.plan, execution.journal
+    finished_at = execution.clock()
+
+    def summary() -> str:
+        if not journal.had_outage:
+            return outcome.summary
+        return f"{outcome.summary} (recorded late: {journal.outage_note()})"
+
+    def late() -> dict[str, Any]:
+        if not journal.had_outage:
+            return {}
+        back = journal.back_at or execution.clock()
+        return {"recorded_late": {"from": _iso(journal.down_since), "to": _iso(back)}}
+
+    async def finish() -> None:
+        await store.finish_run(
+            run.id,
+            status=outcome.status,
+            now=finished_at,
+            summary=summary(),
+            failed_step=outcome.failed_step,
+            old_not_after=outcome.old_not_after,
+            new_not_after=outcome.new_not_after,
+            late=journal.had_outage,
+        )
+
+    async def audit() -> None:
+        detail: Mapping[str, Any] = {
+            "run_id": run.id,
+            "action": plan.action.value,
+            "status": outcome.status.value,
+            "failed_step": outcome.failed_step,
+            "summary": summary(),
+            "old_not_after": _iso(outcome.old_not_after),
+            "new_not_after": _iso(outcome.new_not_after),
+            **late(),
+        }
+        await store.audit(
+            actor=requested_by, action="remediation.finished", fmc=plan.fmc, detail=detail,
+            now=finished_at,
+        )  # fmt: skip
+
+    await journal.write("the outcome", finish)
+    recorded = await journal.write("remediation.finished", audit, retry_now=True)
+    if recorded:
+        log.info("fmc %s: remediation run %d %s", plan.fmc, run.id, outcome.status.value)
+    else:
+        log.warning(
+            "fmc %s: remediation run %d %s, but the outcome could not be recorded yet: %s",
+            plan.fmc,
+            run.id,
+            outcome.status.value,
+            journal.error,
+        )
     return RemediationResult(
         run_id=run.id,
         fmc=plan.fmc,
         action=plan.action.value,
         status=outcome.status,
-        summary=outcome.summary,
+        summary=summary() if recorded else outcome.summary,
         failed_step=outcome.failed_step,
         step_output=outcome.step_output,
         old_not_after=outcome.old_not_after,
         new_not_after=outcome.new_not_after,
         next_steps=outcome.next_steps,
+        recorded=recorded,
+        storage_error=None if recorded else journal.error,
     )
 
 
 async def sweep_interrupted(
     store: Store,
     *,
-    now: datetime,
-    this_host: str,
-    pid_alive: Callable[[int], bool],
+    process: ProcessRuns = THIS_PROCESS,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> list[RemediationRun]:
-    """Mark abandoned RUNNING runs INTERRUPTED (releasing their FMC's lock); return them."""
+    """Mark abandoned RUNNING runs INTERRUPTED (releasing their FMC's lock); return them.
+
+    Judged by the database's clock (see :func:`run_is_dead`); a run whose heartbeat
+    moves between the look and the mark is left alone (compare-and-set on the heartbeat).
+    """
+    now = await store.database_now()
     swept: list[RemediationRun] = []
     for run in await store.running_runs():
-        if not is_abandoned(
-            run, now, this_host=this_host, pid_alive=pid_alive, stale_after=stale_after
+        if not run_is_dead(
+            run,
+            database_now=now,
+            owner=process.owner,
+            live=process.live,
+            starting=process.starting,
+            stale_after=stale_after,
         ):
             continue
+        if run.owner == process.owner:
+            why = "this process stopped running it without recording an outcome"
+        else:
+            age = int((now - run.heartbeat_at).total_seconds())
+            why = (
+                f"its process ({run.owner}) stopped before it finished (last heartbeat "
+                f"{format_expiry(run.heartbeat_at)}, {age} s before the database's time)"
+            )
         summary = (
-            f"{run.fmc}: {run.action} was interrupted: its process ({run.owner}) stopped "
-            f"before it finished (last heartbeat {format_expiry(run.heartbeat_at)}); "
-            "check the FMC before running it again"
+            f"{run.fmc}: {run.action} was interrupted: {why}; check the FMC before running it again"
         )
-        finished = await store.finish_run(
-            run.id, status=RunStatus.INTERRUPTED, now=now, summary=summary
+        finished = await store.abandon_run(
+            run.id, heartbeat_at=run.heartbeat_at, now=now, summary=summary
         )
+        if finished is None:
+            continue  # it finished, or beat, meanwhile: not abandoned after all
         await store.audit(
             actor=SYSTEM_ACTOR,
             action="remediation.interrupted",

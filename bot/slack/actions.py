@@ -8,9 +8,10 @@ explained privately, and is audited.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -21,15 +22,17 @@ from bot.core.approval import (
     Decision,
     denied_reason,
     judge_click,
+    package_changed_reason,
     removed_reason,
 )
 from bot.errors import FmccertError, NothingToDoError, RemediationBusyError, RemediationError
 from bot.logs import bound
 from bot.remediation.service import Prepared, ProgressEvent
 from bot.slack import blocks
-from bot.slack.context import BotContext
+from bot.slack.context import BotContext, user_groups
 from bot.slack.ids import APPROVE_ACTION, DENY_ACTION, parse_approval_value
 from bot.slack.requests import show_closed, stored_message
+from bot.storage.records import RemediationRun
 
 log = logging.getLogger("bot.slack.actions")
 
@@ -69,7 +72,13 @@ async def _refuse(
     reason: str,
     decision: Decision,
     request: ApprovalRequest | None,
+    own_words: bool = True,
 ) -> None:
+    """Refuse a click: privately, audited, nothing changed.
+
+    ``own_words``: the reason is all fmccert's wording (mentions kept); False when it
+    carries text from the FMC (an error message), which then mentions nobody.
+    """
     if ctx.operations.metrics is not None:
         ctx.operations.metrics.observe_approval("refused")
     await ctx.operations.store.audit(
@@ -85,19 +94,8 @@ async def _refuse(
     )
     if channel:
         thread = request.thread_ts if request else None
-        await ctx.poster.ephemeral(channel, user, blocks.build_error(reason), thread_ts=thread)
-
-
-async def user_groups(ctx: BotContext, user: str) -> frozenset[str]:
-    """The approver groups ``user`` belongs to (cached lookups; unreadable groups skipped)."""
-    groups = set()
-    for group in ctx.rules.approver_groups:
-        try:
-            if user in await ctx.poster.group_members(group):
-                groups.add(group)
-        except FmccertError as exc:
-            log.warning("cannot read user group %s: %s", group, exc)
-    return frozenset(groups)
+        message = blocks.build_error(reason, own_words=own_words)
+        await ctx.poster.ephemeral(channel, user, message, thread_ts=thread)
 
 
 async def handle_click(ctx: BotContext, body: dict[str, Any], decision: Decision) -> None:
@@ -142,6 +140,8 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
         )  # fmt: skip
         if request.status is ApprovalStatus.CLOSED:
             await show_closed(ctx, [request])  # its message may still show the buttons
+        elif request.status is ApprovalStatus.PENDING and ctx.clock() >= request.expires_at:
+            await ctx.operations.expire_requests()  # its buttons go now, not at the next scan
         return
     allowed, prepared = await _still_true(
         ctx, request, user=user, channel=channel, decision=decision
@@ -201,7 +201,7 @@ async def _still_true(
     if decision is not Decision.APPROVE:
         return True, None
     try:
-        return True, await ctx.operations.prepare(request.fmc, request.action)
+        prepared = await ctx.operations.prepare(request.fmc, request.action)
     except NothingToDoError as exc:
         # Renewed since the request was made: close it rather than send people to TAC.
         await ctx.operations.close_requests(request.fmc, reason=str(exc), actor=actor)
@@ -211,8 +211,19 @@ async def _still_true(
     except RemediationError as exc:
         reason = f"fmccert cannot run {request.action} on {request.fmc} now: {exc}"
         await _refuse(ctx, user=user, channel=channel, reason=reason, decision=decision,
-                      request=request)  # fmt: skip
+                      request=request, own_words=False)  # fmt: skip
         return False, None
+    package = prepared.plan.package
+    changed = package_changed_reason(request, package.sha256) if package is not None else None
+    if changed is not None:
+        # Approvers saw another file: what runs must be what was approved.
+        await ctx.operations.close_requests(
+            request.fmc, reason=changed, actor=actor, ids=[request.id]
+        )
+        await _refuse(ctx, user=user, channel=channel, reason=f"Refused: {changed}.",
+                      decision=decision, request=request)  # fmt: skip
+        return False, None
+    return True, prepared
 
 
 async def _show_decision(
@@ -234,15 +245,34 @@ async def _show_decision(
         log.warning("could not edit the decided request %s: %s", request.id, exc)
 
 
-class _ProgressMessage:
-    """A thread message edited in place as remediation steps progress."""
+# Seconds to wait before each new try of a run's final post (Slack's own retries came first).
+RESULT_RETRY_DELAYS = (5.0, 30.0, 120.0, 600.0)
 
-    def __init__(self, ctx: BotContext, request: ApprovalRequest, channel: str, ts: str) -> None:
+
+class _ProgressMessage:
+    """Links the run to its request at its first event; edits a thread message as it goes.
+
+    The link is what lets the sweep tell the right thread when this process dies mid-run.
+    """
+
+    def __init__(
+        self, ctx: BotContext, request: ApprovalRequest, channel: str, ts: str | None
+    ) -> None:
         self.ctx, self.request, self.channel, self.ts = ctx, request, channel, ts
         self.steps: dict[str, str] = {}
         self.last = 0.0
+        self.attached = False
 
     async def __call__(self, event: ProgressEvent) -> None:
+        if not self.attached and event.run_id:
+            self.attached = True
+            try:
+                await self.ctx.operations.store.attach_run(self.request.id, event.run_id)
+            except FmccertError as exc:
+                log.warning("could not link run %s to request #%s: %s", event.run_id,
+                            self.request.id, exc)  # fmt: skip
+        if self.ts is None:
+            return
         self.steps[event.step] = event.state.value
         now = time.monotonic()
         # "waiting" repeats every poll: edit at most once per progress_interval for it.
@@ -287,7 +317,7 @@ async def _run_approved(ctx: BotContext, request: ApprovalRequest, prepared: Pre
         ctx, "run-progress", channel,
         blocks.build_working(f"Starting {request.action} on {request.fmc}…"), thread_ts=thread,
     )  # fmt: skip
-    on_progress = _ProgressMessage(ctx, request, channel, progress_ts) if progress_ts else None
+    on_progress = _ProgressMessage(ctx, request, channel, progress_ts)
     try:
         requester = request.requested_by
         result = await ctx.operations.remediate(
@@ -302,7 +332,40 @@ async def _run_approved(ctx: BotContext, request: ApprovalRequest, prepared: Pre
     if ctx.operations.metrics is not None:
         ctx.operations.metrics.observe_remediation(result.action, result.status.value)
     await ctx.operations.store.attach_run(request.id, result.run_id)
-    await _say(
-        ctx, "run-result", channel, blocks.build_result(result), thread_ts=thread,
-        reply_broadcast=True,
-    )  # fmt: skip
+    await deliver(ctx, "run-result", channel, blocks.build_result(result), thread_ts=thread,
+                  reply_broadcast=True)  # fmt: skip
+
+
+async def deliver(
+    ctx: BotContext, what: str, channel: str, message: blocks.Message, **kwargs: Any
+) -> None:
+    """Post a message that must arrive (a run's outcome): failed posts are tried again later.
+
+    Tries at once, then after each of RESULT_RETRY_DELAYS in a tracked task (so a slow
+    Slack never holds up the caller); every failure is logged and counted.
+    """
+    if await _say(ctx, what, channel, message, **kwargs) is not None:
+        return
+
+    async def again() -> None:
+        for delay in RESULT_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            if await _say(ctx, what, channel, message, **kwargs) is not None:
+                log.info("the %s was delivered after %.0f s", what, delay)
+                return
+        log.error("the %s was never delivered to %s", what, channel)
+
+    ctx.tasks.spawn(again(), name=f"deliver-{what}")
+
+
+async def report_interrupted(ctx: BotContext, runs: Sequence[RemediationRun]) -> None:
+    """The sweep's verdict in each interrupted run's thread (the thread said "waiting")."""
+    for run in runs:
+        request = await ctx.operations.store.approval_for_run(run.id)
+        if request is None or not request.channel:
+            continue  # a run from the CLI: nobody waits in Slack
+        thread = request.thread_ts or request.message_ts
+        with bound(fmc=run.fmc):
+            await deliver(ctx, "run-interrupted", request.channel,
+                          blocks.build_interrupted(run), thread_ts=thread,
+                          reply_broadcast=True)  # fmt: skip

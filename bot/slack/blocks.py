@@ -138,6 +138,18 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;", re.ASCII)
+
+
+def with_mentions(text: str) -> str:
+    """fmccert's own wording, escaped, with its user mentions (``<@U…>``) kept as mentions.
+
+    Only for text fmccert composed (its refusal reasons, a closed request's reason): text
+    from an FMC or a user goes through :func:`escape` alone, so it can mention nobody.
+    """
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+
+
 def _clip(mrkdwn: str, limit: int) -> str:
     """Cut escaped mrkdwn to ``limit`` characters without splitting an entity or a token."""
     if len(mrkdwn) <= limit:
@@ -593,7 +605,7 @@ def _plan_text(plan: Plan, max_steps: int = 12) -> str:
         package = plan.package
         lines.append(
             f"Package: {_oneline(package.name, 120)} (VDB build {package.build}, "
-            f"{package.size:,} bytes)"
+            f"{package.size:,} bytes, sha256 `{package.sha256[:16]}…`)"
         )
     return "\n".join(lines)
 
@@ -639,7 +651,8 @@ def decision_line(request: ApprovalRequest, *, now: datetime) -> str:
     if request.status is ApprovalStatus.EXPIRED:
         return f":hourglass: Expired at {_utc(when or min(request.expires_at, now))}"
     if request.status is ApprovalStatus.CLOSED:
-        reason = _text(request.closed_reason or "no reason given", 1500)
+        # Closed reasons are fmccert's own wording (names from the config, user ids).
+        reason = _clip(with_mentions((request.closed_reason or "no reason given")[:1501]), 1500)
         return f":no_entry_sign: Request #{request.id} closed at {_utc(when)}: {reason}"
     return f":hourglass_flowing_sand: Waiting for a decision (as of {_utc(now)})"
 
@@ -720,6 +733,18 @@ def build_progress(
     return _message(text, blocks)
 
 
+def build_interrupted(run: RemediationRun) -> Message:
+    """A run the sweep found dead: say so where its progress stopped, and what to do."""
+    fmc, action = _name(run.fmc), _oneline(run.action, 40)
+    why = _text(run.summary or "the process running it stopped", 1000)
+    text = (
+        f":warning: *{action}* on *{fmc}* (run #{run.id}) was interrupted: {why}. "
+        f"The FMC may be part-way through it: check it with `/fmccert check {fmc}`, "
+        "then ask for the fix again if it is still needed."
+    )
+    return _message(text.replace("*", ""), [_section(text)])
+
+
 def build_result(result: RemediationResult) -> Message:
     """The verified outcome of a run: renewed, not renewed, failed at a step, interrupted."""
     fmc, action = _name(result.fmc), _oneline(result.action, 40)
@@ -761,17 +786,6 @@ def build_result(result: RemediationResult) -> Message:
 # ---------------------------------------------------------------- fleet status, history
 
 
-def _stored_expiry(stored: StoredFinding) -> datetime | None:
-    raw = stored.data.get("not_after")
-    if not isinstance(raw, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def build_status(
     latest: Sequence[StoredFinding],
     *,
@@ -787,7 +801,7 @@ def build_status(
         )
     counts = _counts(_status_of(stored.status) for stored in latest)
     expiring = sorted(
-        ((moment, stored) for stored in latest if (moment := _stored_expiry(stored))),
+        ((moment, stored) for stored in latest if (moment := stored.not_after)),
         key=lambda pair: (pair[0], pair[1].fmc),
     )[:5]
     lines = []
@@ -893,15 +907,23 @@ def build_help(*, fmc_names: Sequence[str]) -> Message:
     return _message("fmccert help: " + ", ".join(verb for verb, _ in HELP_VERBS), blocks)
 
 
-def build_error(text: str) -> Message:
-    """A short error for the user (unknown verb or name); ``text`` may hold user input."""
-    safe = _text(text, 1000)
+def build_error(text: str, *, own_words: bool = False) -> Message:
+    """A short error for the user; ``text`` may hold user input (then nobody is mentioned).
+
+    ``own_words``: fmccert composed all of ``text``; its ``<@U…>`` mentions stay mentions.
+    """
+    safe = _clip(with_mentions(text[:1001]), 1000) if own_words else _text(text, 1000)
     return _message(safe, [_section(f":warning: {safe}")])
 
 
-def build_working(text: str) -> Message:
-    """A placeholder ("Checking fmc-east…") that is edited once the work is done."""
+def build_working(text: str, *, by: str | None = None) -> Message:
+    """A placeholder ("Checking fmc-east…") that is edited once the work is done.
+
+    ``text`` may hold user input (escaped); ``by``, a user id, is mentioned in front.
+    """
     safe = _text(text, 1000)
+    if by is not None:
+        safe = f"{_who(by)} {safe}"
     return _message(safe, [_section(f":hourglass_flowing_sand: {safe}")])
 
 
@@ -1041,7 +1063,7 @@ def build_home(
     else:
         blocks.append(_count_fields(counts))
     expiring = sorted(
-        ((moment, stored) for stored in latest if (moment := _stored_expiry(stored))),
+        ((moment, stored) for stored in latest if (moment := stored.not_after)),
         key=lambda pair: (pair[0], pair[1].fmc),
     )
     expiry_lines = [

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.approval import channel_allowed
+from bot.core.approval import channel_allowed, may_start_scan, scan_wait
 from bot.core.findings import Finding
 from bot.core.incidents import needs_attention
-from bot.errors import FmccertError, RemediationError
+from bot.errors import FmccertError, RemediationError, StorageError
 from bot.scanning import ScanReport
 from bot.slack import blocks
-from bot.slack.context import BotContext
+from bot.slack.context import BotContext, user_groups
 from bot.slack.parsing import CommandProblem, CommandRequest, parse_command
 from bot.slack.requests import SCAN_REQUESTER, open_fix_request, remember_message
 
@@ -62,7 +63,10 @@ async def run_command(ctx: BotContext, request: CommandRequest, *, channel: str,
     }
     parent: str | None = None
     try:
-        parent = await ctx.poster.post(channel, blocks.build_working(_working_text(request, user)))
+        if request.verb == "scan" and not await _may_scan(ctx, channel=channel, user=user):
+            return
+        working = blocks.build_working(_working_text(request), by=user)
+        parent = await ctx.poster.post(channel, working)
         await handlers[request.verb](ctx, request, channel=channel, user=user, parent=parent)
     except FmccertError as exc:
         await _tell_failure(ctx, channel, parent, str(exc))
@@ -71,6 +75,35 @@ async def run_command(ctx: BotContext, request: CommandRequest, *, channel: str,
         await _tell_failure(
             ctx, channel, parent, "Something went wrong inside fmccert (see its log)."
         )
+
+
+async def _may_scan(ctx: BotContext, *, channel: str, user: str) -> bool:
+    """A fleet scan touches every FMC: only scan requesters, and a few an hour each.
+
+    A refusal is told privately and audited; an allowed scan is counted for the limit.
+    """
+    now = ctx.clock()
+    rules = ctx.rules
+    reason = None
+    if not may_start_scan(user, await user_groups(ctx, user), rules):
+        reason = "Only fmccert's scan requesters (slack.scan_requesters) may start a fleet scan."
+    else:
+        starts = ctx.scan_starts.setdefault(user, [])
+        starts[:] = [moment for moment in starts if now - moment < timedelta(hours=1)]
+        wait = scan_wait(starts, now=now, per_hour=rules.scans_per_user_per_hour)
+        if wait is None:
+            starts.append(now)
+            return True
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        reason = (
+            f"You started {len(starts)} fleet scans in the last hour (the limit is "
+            f"{rules.scans_per_user_per_hour}); try again in {minutes} min, or check one FMC."
+        )
+    await ctx.operations.store.audit(
+        actor=f"slack:{user}", action="scan.refused", fmc=None, detail={"reason": reason}, now=now
+    )
+    await ctx.poster.ephemeral(channel, user, blocks.build_error(reason))
+    return False
 
 
 async def _tell_failure(ctx: BotContext, channel: str, parent: str | None, text: str) -> None:
@@ -84,7 +117,7 @@ async def _tell_failure(ctx: BotContext, channel: str, parent: str | None, text:
         log.error("could not tell Slack that a command failed: %s", exc)
 
 
-def _working_text(request: CommandRequest, user: str) -> str:
+def _working_text(request: CommandRequest) -> str:
     what = {
         "check": f"checking {', '.join(request.names)}",
         "scan": f"scanning {'FMCs tagged ' + request.tag if request.tag else 'every FMC'}",
@@ -92,7 +125,7 @@ def _working_text(request: CommandRequest, user: str) -> str:
         "remediate": f"preparing {request.action} on {', '.join(request.names)}",
         "history": f"reading the history of {', '.join(request.names)}",
     }[request.verb]
-    return f"<@{user}> `/fmccert {request.verb}`: {what}…"
+    return f"`/fmccert {request.verb}`: {what}…"
 
 
 async def post_findings_thread(
@@ -103,19 +136,34 @@ async def post_findings_thread(
     thread_ts: str,
     requested_by: str,
 ) -> None:
-    """One reply per FMC needing attention; those with a runnable fix get Approve/Deny."""
+    """One reply per FMC needing attention; those with a runnable fix get Approve/Deny.
+
+    A storage failure costs one reply its buttons (it says so), never the results.
+    """
     for finding in findings:
         if not needs_attention(finding):
             continue
-        approval_id = await open_fix_request(
-            ctx, finding, channel=channel, requested_by=requested_by
-        )
+        try:
+            approval_id = await open_fix_request(
+                ctx, finding, channel=channel, requested_by=requested_by
+            )
+        except StorageError as exc:
+            log.warning("no fix request for %s: %s", finding.name, exc)
+            reply = blocks.build_finding_reply(finding, approval_id=None)
+            note = blocks.build_error(
+                f"No Approve/Deny buttons: fmccert could not record the request ({exc})."
+            )
+            await ctx.poster.post_all(channel, [reply, note], thread_ts=thread_ts)
+            continue
         reply = blocks.build_finding_reply(finding, approval_id=approval_id)
         ts = await ctx.poster.post(channel, reply, thread_ts=thread_ts)
         if approval_id is not None:
-            await remember_message(
-                ctx, approval_id, channel=channel, ts=ts, thread_ts=thread_ts, message=reply
-            )
+            try:
+                await remember_message(
+                    ctx, approval_id, channel=channel, ts=ts, thread_ts=thread_ts, message=reply
+                )
+            except StorageError as exc:  # the buttons work; only later edits lose their text
+                log.warning("request #%s: message not recorded: %s", approval_id, exc)
 
 
 async def post_scan(
@@ -219,9 +267,11 @@ async def _remediate(
             now=ctx.clock(),
         )
         raise
+    package = prepared.plan.package
     request_record = await ctx.operations.request_fix(
-        fmc, action, requested_by=user, channel=channel, ttl=ctx.rules.ttl
-    )
+        fmc, action, requested_by=user, channel=channel, ttl=ctx.rules.ttl,
+        plan_sha256=package.sha256 if package is not None else None,
+    )  # fmt: skip
     message = blocks.build_approval_request(
         fmc=fmc,
         action=action,

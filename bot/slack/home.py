@@ -23,7 +23,7 @@ log = logging.getLogger("bot.slack.home")
 async def home_view(ctx: BotContext) -> dict[str, Any]:
     """The Home tab view built from the stored results."""
     store = ctx.operations.store
-    latest = await store.latest_findings()
+    latest = await ctx.operations.latest()
     return {
         "type": "home",
         "blocks": blocks.build_home(

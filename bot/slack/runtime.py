@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -17,13 +19,14 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import AppConfig
-from bot.errors import ConfigError, StorageError
+from bot.errors import ConfigError, FmccertError, StorageError
 from bot.logs import register_secret
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.operations import Operations
 from bot.scanning import Clock
 from bot.scheduling import DigestSchedule, ScanSchedule, ScanScheduler, schedules_from_config
 from bot.slack import blocks
+from bot.slack.actions import report_interrupted
 from bot.slack.alerts import publish_scheduled_scan
 from bot.slack.app import build_app
 from bot.slack.context import BotContext, rules_from_config
@@ -35,6 +38,9 @@ from bot.slack.tasks import TaskTracker
 from bot.storage.records import Store
 
 log = logging.getLogger("bot.slack")
+
+SWEEP_INTERVAL = 60.0
+"""Seconds between sweeps for remediation runs no process runs any more (besides at start)."""
 
 
 class SlackBot:
@@ -51,6 +57,7 @@ class SlackBot:
         port: int = 3000,
         post_interval: float = 1.0,
         progress_interval: float = 1.0,
+        sweep_interval: float = SWEEP_INTERVAL,
     ) -> None:
         self.config = config
         self.store = store
@@ -60,6 +67,8 @@ class SlackBot:
         self.port = port
         self.post_interval = post_interval
         self.progress_interval = progress_interval
+        self.sweep_interval = sweep_interval
+        self._sweeper: asyncio.Task[None] | None = None
         self.ready = False
         self.tasks = TaskTracker()
         self.metrics = Metrics()  # per bot: several bots in one process keep apart
@@ -75,7 +84,7 @@ class SlackBot:
 
     async def start(self) -> None:
         """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode."""
-        await self.operations.sweep()
+        interrupted = await self.operations.sweep()  # before Slack: told below
         # /metrics is right after a restart, and lists FMCs no check has read yet.
         await self.metrics.seed_from_store(self.store, self.config.names())
         self._http = aiohttp.ClientSession(
@@ -111,11 +120,16 @@ class SlackBot:
         self.app = build_app(self.ctx, client, signing_secret=secret, identity=identity)
         ctx = self.ctx
         self.operations.on_requests_closed = lambda closed: show_closed(ctx, closed)
+        self.operations.on_runs_interrupted = lambda runs: report_interrupted(ctx, runs)
+        if interrupted:  # runs a dead process left: their threads still say "waiting"
+            self.tasks.spawn(report_interrupted(ctx, interrupted), name="report-interrupted")
         try:  # requests of FMCs removed from the config can never run: close them now
             await self.operations.close_orphan_requests(actor="system:config")
+            await self.operations.expire_requests()
         except StorageError as exc:
             log.warning("could not close the requests of removed FMCs: %s", exc)
         await self._serve_http()
+        self._sweeper = asyncio.create_task(self._sweep_periodically(), name="sweep")
         await self._start_schedule()
         if self.env.app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, self.env.app_token.reveal())
@@ -140,10 +154,24 @@ class SlackBot:
             record_fire=store.record_fire,
             on_skipped=self._skipped,
             clock=self.clock,
+            database_now=store.database_now,
         )
         # A missed scan runs now, in the background: start-up (and /healthz) need not wait.
         self.tasks.spawn(self.scheduler.catch_up(), name="catch-up")
         self.scheduler.start()
+
+    async def _sweep_periodically(self) -> None:
+        # A run this bot lost (a storage error) or a dead process's run frees its FMC
+        # within a minute or two, not only at the next start.
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                await self.operations.sweep()
+                await self.operations.expire_requests()  # buttons of expired requests go
+            except StorageError as exc:
+                log.warning("sweeping remediation runs failed: %s", exc)
+            except Exception:
+                log.exception("sweeping remediation runs failed")
 
     @property
     def alert_channel(self) -> str:
@@ -153,7 +181,32 @@ class SlackBot:
     async def scheduled_scan(
         self, schedule: ScanSchedule, fire_time: datetime, missed: bool
     ) -> None:
-        """One scheduled scan: scan, record, and carry out the incident rules in Slack."""
+        """One scheduled scan: scan, record, and carry out the incident rules in Slack.
+
+        A scan that fails is said in the alert channel, not only logged.
+        """
+        try:
+            await self._scheduled_scan(schedule, fire_time, missed)
+        except Exception as exc:
+            if isinstance(exc, FmccertError):
+                why = str(exc)
+            else:
+                log.exception("the scheduled scan due %s failed", fire_time.isoformat())
+                why = "something went wrong inside fmccert (see its log)"
+            assert self.ctx is not None
+            with contextlib.suppress(FmccertError):  # Slack itself may be what failed
+                await self.ctx.poster.post(
+                    self.alert_channel,
+                    blocks.build_notice(
+                        f"The scheduled scan due {fire_time:%Y-%m-%d %H:%M} UTC "
+                        f"(`{schedule.cron}` {schedule.timezone}) failed: {why}"
+                    ),
+                )
+            raise
+
+    async def _scheduled_scan(
+        self, schedule: ScanSchedule, fire_time: datetime, missed: bool
+    ) -> None:
         assert self.ctx is not None
         where = f" of FMCs tagged {schedule.tag}" if schedule.tag else ""
         if missed:
@@ -182,7 +235,7 @@ class SlackBot:
         assert self.ctx is not None
         store = self.store
         message = blocks.build_status(
-            await store.latest_findings(),
+            await self.operations.latest(),
             now=self.clock(),
             pending_approvals=len(await store.pending_approvals()),
             open_incidents=[(i.fmc, i.severity) for i in await store.open_incidents()],
@@ -236,6 +289,11 @@ class SlackBot:
     async def close(self) -> None:
         """Stop taking requests, let running work finish briefly, then cancel it."""
         self.ready = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self._socket is not None:

@@ -18,8 +18,7 @@ from bot.core.findings import Finding, finding_from_record
 from bot.core.incidents import Incident, IncidentState
 from bot.errors import FmccertError
 from bot.slack import blocks
-from bot.slack.actions import user_groups
-from bot.slack.context import BotContext
+from bot.slack.context import BotContext, user_groups
 from bot.slack.ids import (
     SNOOZE_ACTION,
     SNOOZE_CHOICES,

@@ -323,7 +323,7 @@ class SlackStandIn:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._failures: dict[str, list[_Failure]] = {}
+        self._failures: dict[str, list[_Failure | None]] = {}  # None: answer as usual
         self._targets: dict[str, _ResponseTarget] = {}
         self._tickets: set[str] = set()
         self._triggers: dict[str, str] = {}  # trigger id -> the user whose action issued it
@@ -398,10 +398,14 @@ class SlackStandIn:
         error: str = "ratelimited",
         retry_after: int | None = 1,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with this HTTP status and error."""
+        """Answer ``times`` calls of ``method`` with this HTTP status and error.
+
+        ``after``: first let that many calls through as usual (fail the third post: 2).
+        """
         failure = _Failure(status=status, error=error, retry_after=retry_after)
-        self._failures.setdefault(method, []).extend([failure] * times)
+        self._failures.setdefault(method, []).extend([None] * after + [failure] * times)
 
     def response_url(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.core.approval import ApprovalRequest, ApprovalStatus
@@ -42,9 +42,9 @@ class RemediationRun:
     status: RunStatus
     requested_by: str
     approved_by: str | None
-    owner: str  # "host:pid" of the process running it
+    owner: str  # "host:pid:token" of the process running it (token: one per process start)
     started_at: datetime
-    heartbeat_at: datetime
+    heartbeat_at: datetime  # the database's time of the last heartbeat
     finished_at: datetime | None
     failed_step: str | None
     summary: str | None  # the plain-language result
@@ -89,20 +89,35 @@ class StoredFinding:
     scan_id: str | None
     data: Mapping[str, Any]  # finding_to_json(finding)
 
+    @property
+    def not_after(self) -> datetime | None:
+        """The certificate expiry this result recorded, if it read one (aware UTC)."""
+        raw = self.data.get("not_after")
+        if not isinstance(raw, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 class Store(Protocol):
     """The storage port. SQLAlchemy (SQLite/PostgreSQL) is the real one."""
 
     async def close(self) -> None: ...
+    # the database's clock: liveness and clock-jump checks use it, never a caller's clock
+    async def database_now(self) -> datetime: ...
 
-    # probe results
+    # probe results; "newest" is the order of recording, whatever checked_at says
     async def record_findings(
         self, findings: Sequence[Finding], *, scan_id: str | None
     ) -> None: ...
     async def findings(self, fmc: str | None = None, limit: int = 100) -> list[StoredFinding]: ...
     async def latest_findings(self) -> list[StoredFinding]: ...
 
-    # remediation runs; begin raises RemediationBusyError while another run of fmc is RUNNING
+    # remediation runs; begin raises RemediationBusyError while another run of fmc is RUNNING;
+    # begin and heartbeat stamp heartbeat_at with the database's time
     async def begin_run(
         self,
         *,
@@ -114,7 +129,7 @@ class Store(Protocol):
         plan: Mapping[str, Any],
         now: datetime,
     ) -> RemediationRun: ...
-    async def heartbeat(self, run_id: int, now: datetime) -> None: ...
+    async def heartbeat(self, run_id: int) -> datetime: ...
     async def record_step(
         self,
         run_id: int,
@@ -136,7 +151,13 @@ class Store(Protocol):
         failed_step: str | None = None,
         old_not_after: datetime | None = None,
         new_not_after: datetime | None = None,
+        late: bool = False,  # also replaces INTERRUPTED (set by a sweep during an outage)
     ) -> RemediationRun: ...
+    # Compare-and-set for the sweep: INTERRUPTED only while still RUNNING with this heartbeat;
+    # None when it finished or beat meanwhile.
+    async def abandon_run(
+        self, run_id: int, *, heartbeat_at: datetime, now: datetime, summary: str
+    ) -> RemediationRun | None: ...
     async def running_runs(self) -> list[RemediationRun]: ...
     async def runs(self, fmc: str | None = None, limit: int = 50) -> list[RemediationRun]: ...
     async def run(self, run_id: int) -> RemediationRun | None: ...
@@ -152,6 +173,7 @@ class Store(Protocol):
         now: datetime,
         expires_at: datetime,
         channel: str | None = None,
+        plan_sha256: str | None = None,
     ) -> ApprovalRequest: ...  # supersedes a PENDING request of the same (fmc, action)
     # One PENDING request per (fmc, action): the older one is CLOSED, and returned second.
     async def open_approval(
@@ -163,12 +185,16 @@ class Store(Protocol):
         now: datetime,
         expires_at: datetime,
         channel: str | None = None,
+        plan_sha256: str | None = None,
     ) -> tuple[ApprovalRequest, list[ApprovalRequest]]: ...
     # Compare-and-set: only PENDING requests of fmc close (only ``ids`` when given).
     async def close_approvals(
         self, *, fmc: str, reason: str, now: datetime, ids: Sequence[int] | None = None
     ) -> list[ApprovalRequest]: ...
+    # PENDING requests past expires_at become EXPIRED (decided at their expiry).
+    async def expire_approvals(self, *, now: datetime) -> list[ApprovalRequest]: ...
     async def approval(self, approval_id: int) -> ApprovalRequest | None: ...
+    async def approval_for_run(self, run_id: int) -> ApprovalRequest | None: ...
     async def set_approval_message(
         self,
         approval_id: int,

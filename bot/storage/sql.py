@@ -8,12 +8,13 @@ a one-line :class:`~bot.errors.StorageError` that never shows the URL's password
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -29,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
+    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -59,7 +61,13 @@ from bot.storage.tables import (
     SnoozeRow,
 )
 
+log = logging.getLogger("bot.storage")
+
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+# A result dated later than the database's now by more than this came from a clock that
+# had jumped ahead: a warning is logged. It cannot outrank the results recorded after it
+# anyway: "newest" is the order of recording (the row id), not the stated checked_at.
+CLOCK_SLACK: Final = timedelta(minutes=1)
 SQLITE_BUSY_TIMEOUT_S: Final = 10.0
 POSTGRES_CONNECT_TIMEOUT_S: Final = 10.0
 # Any constant works; it only has to be the same in every fmccert process.
@@ -145,14 +153,21 @@ def _create_engine(url: URL) -> AsyncEngine:
             raise StorageError(f"invalid timeout {timeout!r} in the database URL") from None
         return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
 
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    raw_busy = url.query.get("timeout", str(SQLITE_BUSY_TIMEOUT_S))
+    try:
+        # How long a write waits for another writer's lock before it fails.
+        busy = float(str(raw_busy))
+    except ValueError:
+        raise StorageError(f"invalid timeout {raw_busy!r} in the database URL") from None
+    url = url.difference_update_query(["timeout"])
+    engine = create_async_engine(url, connect_args={"timeout": busy})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy emits BEGIN itself (below), so the driver must not.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -329,6 +344,7 @@ def _to_approval(row: ApprovalRequestRow) -> ApprovalRequest:
         run_id=row.run_id,
         closed_reason=row.closed_reason,
         message=row.message,
+        plan_sha256=row.plan_sha256,
     )
 
 
@@ -428,6 +444,21 @@ class SqlStore:
     def _errors(self, doing: str) -> AbstractContextManager[None]:
         return _storage_errors(f"{doing} failed ({self.url})", self._secret)
 
+    async def _now(self, session: AsyncSession) -> datetime:
+        if self._engine.dialect.name == "postgresql":
+            value = await session.scalar(text("SELECT now()"))
+            assert isinstance(value, datetime)
+            return value.astimezone(UTC)
+        # SQLite answers naive UTC text, e.g. "2026-11-27 09:30:00.123".
+        raw = await session.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+        return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
+
+    async def database_now(self) -> datetime:
+        """The database's current time (aware UTC): the one clock every process shares."""
+        with self._errors("reading the database's time"):
+            async with self._sessions() as session:
+                return await self._now(session)
+
     # probe results
 
     async def record_findings(self, findings: Sequence[Finding], *, scan_id: str | None) -> None:
@@ -453,28 +484,35 @@ class SqlStore:
         ]
         with self._errors("recording findings"):
             async with self._sessions() as session, session.begin():
+                now = await self._now(session)
+                for row in rows:
+                    if row.checked_at > now + CLOCK_SLACK:
+                        log.warning(
+                            "fmc %s: result dated %s is ahead of the database's time %s "
+                            "(a clock jumped ahead?); results recorded later still outrank it",
+                            row.fmc,
+                            _iso(row.checked_at),
+                            _iso(now),
+                        )
                 session.add_all(rows)
 
     async def findings(self, fmc: str | None = None, limit: int = 100) -> list[StoredFinding]:
-        """Stored findings, newest first, optionally of one FMC."""
+        """Stored findings, most recently recorded first, optionally of one FMC."""
         stmt = select(ProbeResultRow)
         if fmc is not None:
             stmt = stmt.where(ProbeResultRow.fmc == fmc)
-        stmt = stmt.order_by(ProbeResultRow.checked_at.desc(), ProbeResultRow.id.desc()).limit(
-            limit
-        )
+        # By recording order, not checked_at: a result dated ahead by a clock that jumped
+        # (and was put right) must not outrank the fresh ones recorded after it.
+        stmt = stmt.order_by(ProbeResultRow.id.desc()).limit(limit)
         with self._errors("reading findings"):
             async with self._sessions() as session:
                 return [_to_finding(row) for row in await session.scalars(stmt)]
 
     async def latest_findings(self) -> list[StoredFinding]:
-        """The newest finding of each FMC, ordered by FMC name."""
+        """The most recently recorded finding of each FMC, ordered by FMC name."""
         rank = (
             func.row_number()
-            .over(
-                partition_by=ProbeResultRow.fmc,
-                order_by=(ProbeResultRow.checked_at.desc(), ProbeResultRow.id.desc()),
-            )
+            .over(partition_by=ProbeResultRow.fmc, order_by=ProbeResultRow.id.desc())
             .label("rank")
         )
         ranked = select(ProbeResultRow.id, rank).subquery()
@@ -519,6 +557,7 @@ class SqlStore:
             try:
                 with self._errors(f"starting a run of {fmc}"):
                     async with self._sessions() as session, session.begin():
+                        row.heartbeat_at = await self._now(session)
                         session.add(row)
                         await session.flush()
                         await session.refresh(row)
@@ -540,19 +579,24 @@ class SqlStore:
                 row = (await session.scalars(stmt)).first()
         return _to_run(row) if row is not None else None
 
-    async def heartbeat(self, run_id: int, now: datetime) -> None:
-        """Mark a running run as alive at ``now``; a no-op once it has finished."""
-        stmt = (
-            update(RemediationRunRow)
-            .where(
-                RemediationRunRow.id == run_id,
-                RemediationRunRow.status == RunStatus.RUNNING.value,
-            )
-            .values(heartbeat_at=now)
-        )
+    async def heartbeat(self, run_id: int) -> datetime:
+        """Mark a running run alive at the database's now (returned); no-op once finished.
+
+        The database's clock, not the caller's: a process whose clock is behind must not
+        look dead to the others, nor one whose clock is ahead keep a dead run alive.
+        """
         with self._errors(f"heartbeat of run {run_id}"):
             async with self._sessions() as session, session.begin():
-                await session.execute(stmt)
+                now = await self._now(session)
+                await session.execute(
+                    update(RemediationRunRow)
+                    .where(
+                        RemediationRunRow.id == run_id,
+                        RemediationRunRow.status == RunStatus.RUNNING.value,
+                    )
+                    .values(heartbeat_at=now)
+                )
+        return now
 
     async def record_step(
         self,
@@ -605,16 +649,24 @@ class SqlStore:
         failed_step: str | None = None,
         old_not_after: datetime | None = None,
         new_not_after: datetime | None = None,
+        late: bool = False,
     ) -> RemediationRun:
-        """Close a running run with its outcome; this releases the FMC's lock."""
+        """Close a running run with its outcome; this releases the FMC's lock.
+
+        ``late``: an outcome recorded after a database outage also replaces INTERRUPTED,
+        which another process's sweep may have set meanwhile (the run did finish).
+        """
         status = RunStatus(status)
         if status is RunStatus.RUNNING:
             raise ValueError("finish_run needs a final status, not RUNNING")
+        finishable = [RunStatus.RUNNING.value]
+        if late:
+            finishable.append(RunStatus.INTERRUPTED.value)
         stmt = (
             update(RemediationRunRow)
             .where(
                 RemediationRunRow.id == run_id,
-                RemediationRunRow.status == RunStatus.RUNNING.value,
+                RemediationRunRow.status.in_(finishable),
             )
             .values(
                 status=status.value,
@@ -638,6 +690,25 @@ class SqlStore:
         raise StorageError(
             f"finishing run {run_id} failed: it already finished as {existing.status.value}"
         )
+
+    async def abandon_run(
+        self, run_id: int, *, heartbeat_at: datetime, now: datetime, summary: str
+    ) -> RemediationRun | None:
+        """Mark a run INTERRUPTED if it still runs with this heartbeat; None otherwise."""
+        stmt = (
+            update(RemediationRunRow)
+            .where(
+                RemediationRunRow.id == run_id,
+                RemediationRunRow.status == RunStatus.RUNNING.value,
+                RemediationRunRow.heartbeat_at <= heartbeat_at,
+            )
+            .values(status=RunStatus.INTERRUPTED.value, finished_at=now, summary=summary)
+            .returning(RemediationRunRow)
+        )
+        with self._errors(f"marking run {run_id} interrupted"):
+            async with self._sessions() as session, session.begin():
+                row = (await session.scalars(stmt)).first()
+        return _to_run(row) if row is not None else None
 
     async def running_runs(self) -> list[RemediationRun]:
         """Every RUNNING run (at most one per FMC), oldest first."""
@@ -689,6 +760,7 @@ class SqlStore:
         now: datetime,
         expires_at: datetime,
         channel: str | None = None,
+        plan_sha256: str | None = None,
     ) -> ApprovalRequest:
         """Insert a PENDING request (superseding any of the same FMC and action); return it."""
         request, _ = await self.open_approval(
@@ -698,6 +770,7 @@ class SqlStore:
             now=now,
             expires_at=expires_at,
             channel=channel,
+            plan_sha256=plan_sha256,
         )
         return request
 
@@ -710,6 +783,7 @@ class SqlStore:
         now: datetime,
         expires_at: datetime,
         channel: str | None = None,
+        plan_sha256: str | None = None,
     ) -> tuple[ApprovalRequest, list[ApprovalRequest]]:
         """Insert a PENDING request; the pending one of the same (fmc, action) is CLOSED.
 
@@ -723,7 +797,7 @@ class SqlStore:
             try:
                 with self._errors(doing):
                     return await self._supersede_and_insert(
-                        fmc, action, requested_by, now, expires_at, channel
+                        fmc, action, requested_by, now, expires_at, channel, plan_sha256
                     )
             except StorageError as exc:
                 if not _is_pending_conflict(exc.__cause__):
@@ -738,6 +812,7 @@ class SqlStore:
         now: datetime,
         expires_at: datetime,
         channel: str | None,
+        plan_sha256: str | None,
     ) -> tuple[ApprovalRequest, list[ApprovalRequest]]:
         pending = (ApprovalRequestRow.fmc == fmc, ApprovalRequestRow.action == action)
         async with self._sessions() as session, session.begin():
@@ -762,6 +837,7 @@ class SqlStore:
                 expires_at=expires_at,
                 status=ApprovalStatus.PENDING.value,
                 channel=channel,
+                plan_sha256=plan_sha256,
             )
             session.add(row)
             await session.flush()
@@ -808,6 +884,31 @@ class SqlStore:
             async with self._sessions() as session, session.begin():
                 rows = list(await session.scalars(stmt))
         return sorted((_to_approval(row) for row in rows), key=lambda request: request.id)
+
+    async def expire_approvals(self, *, now: datetime) -> list[ApprovalRequest]:
+        """Mark PENDING requests whose time is up as EXPIRED (at their expiry); return them."""
+        stmt = (
+            update(ApprovalRequestRow)
+            .where(
+                ApprovalRequestRow.status == ApprovalStatus.PENDING.value,
+                ApprovalRequestRow.expires_at <= now,
+            )
+            .values(status=ApprovalStatus.EXPIRED.value, decided_at=ApprovalRequestRow.expires_at)
+            .returning(ApprovalRequestRow)
+            .execution_options(synchronize_session=False)
+        )
+        with self._errors("expiring approval requests"):
+            async with self._sessions() as session, session.begin():
+                rows = list(await session.scalars(stmt))
+        return sorted((_to_approval(row) for row in rows), key=lambda request: request.id)
+
+    async def approval_for_run(self, run_id: int) -> ApprovalRequest | None:
+        """The request whose approval started run ``run_id``, if one did."""
+        stmt = select(ApprovalRequestRow).where(ApprovalRequestRow.run_id == run_id)
+        with self._errors(f"reading the request of run {run_id}"):
+            async with self._sessions() as session:
+                row = (await session.scalars(stmt)).first()
+        return _to_approval(row) if row is not None else None
 
     async def approval(self, approval_id: int) -> ApprovalRequest | None:
         """One approval request by id, or None."""

@@ -198,6 +198,7 @@ class ApprovalRequestRow(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("remediation_runs.id"))
     closed_reason: Mapped[str | None] = mapped_column(Text)
     message: Mapped[dict[str, Any] | None]  # the Slack message carrying the buttons
+    plan_sha256: Mapped[str | None] = mapped_column(String(64))  # the package it was shown
 
 
 def _one_of(column: str, values: type[enum.StrEnum]) -> str:

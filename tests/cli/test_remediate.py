@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot.lab.scenarios import pick_scenarios
 from bot.lab.server import RunningLab, start_lab
+from bot.storage.sql import open_store
+from bot.storage.tables import RemediationRunRow
 from tests.cli.process import (
     Completed,
     assert_one_line_error,
@@ -184,6 +188,51 @@ async def test_two_concurrent_remediations_exactly_one_runs(site: LabSite) -> No
     assert [run["status"] for run in record["remediations"]] == ["renewed"]
 
 
+def _database(site: LabSite) -> Path:
+    return site.config.parent / "var" / "fmccert.db"
+
+
+async def _age_heartbeats(site: LabSite, by: timedelta) -> None:
+    """Move every running run's heartbeat ``by`` into the past (as if that much time passed)."""
+    store = await open_store(f"sqlite+aiosqlite:///{_database(site)}")
+    try:
+        now = await store.database_now()
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                update(RemediationRunRow)
+                .where(RemediationRunRow.status == "running")
+                .values(heartbeat_at=now - by)
+            )
+    finally:
+        await store.close()
+
+
+async def test_history_never_marks_a_run_however_old_its_heartbeat(site: LabSite) -> None:
+    """`fmccert history` is read-only: a run with a 3-minute-old heartbeat stays running."""
+    name = site.names["affected-760-warning"]
+    await fmccert(*site.args("history"))  # creates the database
+    store = await open_store(f"sqlite+aiosqlite:///{_database(site)}")
+    try:
+        await store.begin_run(
+            fmc=name,
+            action="vdb-update",
+            requested_by="cli:alice",
+            approved_by=None,
+            owner="other-host:1:t0k3n",
+            plan={},
+            now=datetime.now(UTC),
+        )
+    finally:
+        await store.close()
+    await _age_heartbeats(site, timedelta(minutes=3))  # what a clock 3 min ahead would see
+
+    result = await fmccert(*site.args("history", name, "--json"))
+    assert result.status == 0, result
+    record = json.loads(result.stdout)
+    assert [run["status"] for run in record["remediations"]] == ["running"]
+    assert "remediation.interrupted" not in [entry["action"] for entry in record["audit"]]
+
+
 async def _stop_during_wait(site: LabSite, name: str, sig: int) -> Completed:
     process = await start_fmccert(*site.args("remediate", name, "--action", "vdb-update", "--yes"))
     assert process.stdout is not None
@@ -206,10 +255,24 @@ async def test_stopped_remediation_is_recorded_interrupted_and_can_restart(
     """A run killed, terminated or Ctrl-C'd midway is marked interrupted; a new run can start."""
     name = slow_site.names["affected-760-warning"]
     stopped = await _stop_during_wait(slow_site, name, sig)
-    if sig != signal.SIGKILL:  # SIGKILL leaves no say: the next start marks the run
-        assert stopped.status == 2, stopped  # "failed or interrupted", not the shell's 130
-        assert "interrupted" in stopped.stderr
-        assert "Traceback" not in stopped.stderr
+    if sig == signal.SIGKILL:
+        # No say, and its successor cannot tell a dead process from a live one at once
+        # (same host, perhaps the same pid): history leaves it alone, remediate refuses
+        # until its heartbeat is stale by the database's clock, then sweeps it.
+        record = json.loads((await fmccert(*slow_site.args("history", name, "--json"))).stdout)
+        assert record["remediations"][0]["status"] == "running"
+        args = slow_site.args("remediate", name, "--action", "vdb-update", "--yes")
+        assert_one_line_error(await fmccert(*args), "already being remediated")
+        await _age_heartbeats(slow_site, timedelta(minutes=3))
+        again = await fmccert(*args)
+        assert again.status == 0, again.stdout + again.stderr
+        record = json.loads((await fmccert(*slow_site.args("history", name, "--json"))).stdout)
+        assert [run["status"] for run in record["remediations"]] == ["renewed", "interrupted"]
+        assert "remediation.interrupted" in [entry["action"] for entry in record["audit"]]
+        return
+    assert stopped.status == 2, stopped  # "failed or interrupted", not the shell's 130
+    assert "interrupted" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
     record = json.loads((await fmccert(*slow_site.args("history", name, "--json"))).stdout)
     assert record["remediations"][0]["status"] == "interrupted"
     assert "remediation.interrupted" in [entry["action"] for entry in record["audit"]]
@@ -262,3 +325,75 @@ async def test_status_reads_stored_results_without_ssh(site: LabSite) -> None:
     assert len(record["soonest_expiries"]) == 5
     text = await fmccert(*site.args("status"))
     assert "soonest expiries:" in text.stdout
+
+
+async def test_status_says_expired_for_a_warning_that_has_expired_since(site: LabSite) -> None:
+    """A certificate stored as "warning" 30 days ago and past its expiry now shows expired."""
+    from datetime import timedelta
+
+    from bot.config import load_config
+    from bot.core.certificate import CertificateFacts
+    from bot.core.expiry import Thresholds
+    from bot.core.findings import FmcFacts, ProbeOutcome, assess_outcome
+    from bot.storage.sql import open_store
+
+    name = site.names["affected-760-warning"]
+    then = datetime.now(UTC) - timedelta(days=30)
+    cert = CertificateFacts(
+        not_before=then - timedelta(days=400), not_after=then + timedelta(days=19, hours=1),
+        serial="0A", subject="CN=x", issuer="CN=Keymaster CA 2", sha256_fingerprint="AA",
+    )  # fmt: skip
+    facts = FmcFacts(version="7.6.0", build="36", vdb_build=400, certificate=cert)
+    finding = assess_outcome(name, "h", ProbeOutcome(then, facts, None), Thresholds(), then)
+    assert finding.status.value == "warning"
+    config = load_config(site.config)
+    store = await open_store(config.storage_url, base_dir=config.base_dir)
+    try:
+        await store.record_findings([finding], scan_id="old")
+    finally:
+        await store.close()
+
+    result = await fmccert(*site.args("status", "--json"))
+
+    record = json.loads(result.stdout)
+    assert record["counts"]["expired"] == 1
+    assert record["counts"]["warning"] == 0
+    assert record["soonest_expiries"][0]["status"] == "expired"
+    assert record["soonest_expiries"][0]["days_left"] == -11
+    assert result.status == 2
+
+
+async def test_remediate_says_when_the_outcome_is_recorded_late(slow_site: LabSite) -> None:
+    """With the database locked mid-run, remediate finishes, says so, and records once unlocked."""
+    name = slow_site.names["affected-760-warning"]
+    await fmccert(*slow_site.args("history"))  # creates the database
+    text = slow_site.config.read_text(encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{_database(slow_site)}?timeout=0.2"
+    slow_site.config.write_text(f"{text}\nstorage: {{url: '{url}'}}\n", encoding="utf-8")
+    process = await start_fmccert(
+        *slow_site.args("remediate", name, "--action", "vdb-update", "--yes")
+    )
+    assert process.stdout is not None
+    blocker = sqlite3.connect(_database(slow_site), isolation_level=None, timeout=10)
+    seen = b""
+    try:
+        while b"wait-for-vdb: started" not in seen:
+            seen += await asyncio.wait_for(process.stdout.readline(), 30)
+        blocker.execute("BEGIN IMMEDIATE")
+        while b"could not be recorded yet" not in seen:
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+            assert line, seen.decode()
+            seen += line
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    output = (seen + out).decode()
+    assert process.returncode == 0, output + err.decode()
+    assert "renewed" in output
+    assert "recorded late" in output
+    record = json.loads((await fmccert(*slow_site.args("history", name, "--json"))).stdout)
+    [run] = record["remediations"]
+    assert run["status"] == "renewed"
+    assert "recorded late: the database was unavailable from" in run["summary"]

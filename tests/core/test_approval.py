@@ -127,3 +127,25 @@ def test_nothing_to_do_names_the_renewal_and_the_new_expiry() -> None:
         f"{finding.name} was already renewed on {cert.not_before:%Y-%m-%d %H:%M} UTC, "
         f"until {cert.not_after:%Y-%m-%d %H:%M} UTC; nothing to do"
     )
+
+
+def test_scan_requesters_default_to_the_approvers() -> None:
+    """With no scan_requesters set, approvers (by id or group) may scan and others may not."""
+    from bot.core.approval import may_start_scan
+
+    assert may_start_scan("UAPPROVER", frozenset(), RULES)
+    assert may_start_scan("UGROUPIE", frozenset({"SNETSEC"}), RULES)
+    assert not may_start_scan("USTRANGER", frozenset(), RULES)
+    listed = dataclasses.replace(RULES, scan_requesters=frozenset({"USTRANGER"}))
+    assert may_start_scan("USTRANGER", frozenset(), listed)
+    assert not may_start_scan("UAPPROVER", frozenset(), listed)  # the list replaces the default
+
+
+def test_scan_wait_counts_the_last_hour_only() -> None:
+    """At the hourly limit the wait runs until the oldest scan of the hour is an hour old."""
+    from bot.core.approval import scan_wait
+
+    starts = [NOW - timedelta(minutes=70), NOW - timedelta(minutes=50), NOW - timedelta(minutes=5)]
+    assert scan_wait(starts, now=NOW, per_hour=3) is None
+    assert scan_wait(starts, now=NOW, per_hour=2) == timedelta(minutes=10)
+    assert scan_wait(starts * 10, now=NOW, per_hour=0) is None  # 0: no limit

@@ -46,3 +46,14 @@ def test_zero_critical_days_leaves_only_expired_as_worse_than_warning() -> None:
     """With critical_days=0 a certificate with hours left is a warning, not critical."""
     not_after = NOW + timedelta(hours=5)
     assert classify_expiry(not_after, Thresholds(30, 0), NOW) is Status.WARNING
+
+
+def test_status_as_of_follows_the_expiry_not_the_recorded_status() -> None:
+    """A recorded "warning" whose expiry has passed is expired now; no expiry keeps the record."""
+    from bot.core.expiry import status_as_of
+
+    past = NOW - timedelta(days=11)
+    assert status_as_of("warning", past, Thresholds(), NOW) is Status.EXPIRED
+    assert status_as_of("ok", NOW + timedelta(days=3), Thresholds(), NOW) is Status.CRITICAL
+    assert status_as_of("unknown", None, Thresholds(), NOW) is Status.UNKNOWN
+    assert status_as_of("nonsense", None, Thresholds(), NOW) is Status.UNKNOWN

@@ -19,6 +19,7 @@ from bot.fmc.known_hosts import (
     host_pattern,
 )
 from bot.fmc.probe import probe_fmc
+from bot.lab.hostile import start_disconnecting_server
 from bot.lab.scenarios import CATALOG
 from bot.lab.server import LabHost, RunningLab, start_lab
 from tests.fmc.helpers import PASSWORD, TIMEOUTS, fixed_clock, lab_target, write_known_hosts
@@ -125,3 +126,15 @@ def test_host_key_info_is_frozen() -> None:
     info = HostKeyInfo("ssh-ed25519", "SHA256:x", "h ssh-ed25519 AAAA")
     with pytest.raises(AttributeError):
         info.key_type = "ssh-rsa"  # type: ignore[misc]
+
+
+async def test_fetch_host_key_strips_a_crafted_disconnect_reason() -> None:
+    """`trust` sees a peer's disconnect reason as one line without escapes or CR."""
+    server = await start_disconnecting_server("no\x1b[2K\rFAKE\nline\x9b2K")
+    try:
+        with pytest.raises(UnreachableError) as caught:
+            await fetch_host_key(server.host, server.port, timeout=5)
+    finally:
+        await server.close()
+    assert "failed: no FAKE line" in str(caught.value)
+    assert not any(ch in str(caught.value) for ch in "\x1b\r\n\x9b")

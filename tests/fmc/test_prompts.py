@@ -177,3 +177,9 @@ def test_join_and_split_reads_round_trip() -> None:
 def test_split_reads_rejects_output_it_cannot_split() -> None:
     """A shell that did not run the separators yields None, so files are read one by one."""
     assert split_reads("-bash: syntax error", ["/a", "/b"]) is None
+
+
+def test_decoder_drops_c1_controls() -> None:
+    """C1 controls such as the 8-bit CSI (U+009B) never reach the cleaned text."""
+    decoder = TerminalDecoder()
+    assert decoder.feed("a\u009b2Kb\u0085c".encode()) == "a2Kbc"

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from bot.core.advisory import Action
 from bot.remediation.policy import (
     classify_failure,
     classify_verification,
-    is_abandoned,
     output_tail,
-    parse_owner,
 )
 from bot.storage.records import RemediationRun, RunStatus
 from tests.remediation.helpers import NOW, certificate
@@ -117,32 +113,3 @@ def _run(
         new_not_after=None,
         plan={},
     )
-
-
-@pytest.mark.parametrize(
-    ("owner", "age", "alive", "status", "abandoned"),
-    [
-        ("bot-1:4242", timedelta(seconds=10), False, RunStatus.RUNNING, True),  # dead pid here
-        ("bot-1:4242", timedelta(seconds=10), True, RunStatus.RUNNING, False),  # alive, fresh
-        ("bot-2:4242", timedelta(seconds=10), False, RunStatus.RUNNING, False),  # other host
-        ("bot-2:4242", timedelta(minutes=6), True, RunStatus.RUNNING, True),  # stale heartbeat
-        ("bot-1:4242", timedelta(minutes=6), True, RunStatus.RUNNING, True),  # stale, even alive
-        ("bot-1:4242", timedelta(hours=1), False, RunStatus.FAILED, False),  # finished
-        ("bot-1:nopid", timedelta(seconds=10), False, RunStatus.RUNNING, False),  # bad owner
-    ],
-)
-def test_is_abandoned(
-    owner: str, age: timedelta, alive: bool, status: RunStatus, abandoned: bool
-) -> None:
-    """A RUNNING run is abandoned when its owner here is dead or its heartbeat is stale."""
-    run = _run(owner, heartbeat_age=age, status=status)
-    result = is_abandoned(
-        run, NOW, this_host="bot-1", pid_alive=lambda pid: alive, stale_after=STALE
-    )
-    assert result is abandoned
-
-
-def test_parse_owner_splits_at_the_last_colon() -> None:
-    """Owners are host:pid; the host may itself hold colons (IPv6)."""
-    assert parse_owner("::1:99") == ("::1", 99)
-    assert parse_owner("plain") == ("plain", None)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import shutil
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,13 +25,14 @@ from bot.lab.scenarios import CATALOG, Scenario
 from bot.lab.server import LabHost, RunningLab, start_lab
 from bot.remediation.plan import RESTART_STEPS, VDB_UPDATE_STEPS
 from bot.remediation.service import (
+    THIS_PROCESS,
     Prepared,
+    ProcessRuns,
     ProgressEvent,
     ProgressListener,
     ProgressState,
     RemediationResult,
     execute_remediation,
-    pid_alive,
     prepare_remediation,
     sweep_interrupted,
 )
@@ -39,7 +43,6 @@ from tests.fmc.helpers import PASSWORD, lab_target, write_known_hosts
 
 TIMEOUTS = ProbeTimeouts(connect=2.0, command=3.0, host=10.0)
 THIS_HOST = socket.gethostname()
-OWNER = f"{THIS_HOST}:{os.getpid()}"
 
 
 def utc_now() -> datetime:
@@ -76,6 +79,7 @@ class Bench:
         *,
         requested_by: str = "cli:alice",
         on_progress: ProgressListener | None = None,
+        heartbeat_interval: float = 0.05,
     ) -> RemediationResult:
         """Run a prepared plan, collecting progress events."""
         return await execute_remediation(
@@ -89,8 +93,7 @@ class Bench:
             thresholds=Thresholds(),
             clock=utc_now,
             on_progress=on_progress or self.events.append,
-            owner=OWNER,
-            heartbeat_interval=0.05,
+            heartbeat_interval=heartbeat_interval,
         )
 
     async def remediate(self, action: str = "vdb-update") -> RemediationResult:
@@ -359,17 +362,15 @@ async def test_cancelling_mid_run_marks_it_interrupted(bench: BenchFactory) -> N
     assert "remediation.interrupted" in [e.action for e in await b.store.audit_log(b.host.name)]
 
 
-async def test_sweep_frees_a_dead_owners_run(bench: BenchFactory) -> None:
-    """A RUNNING run whose process died is swept to INTERRUPTED and a new run can begin."""
+async def test_sweep_frees_a_run_this_process_lost(bench: BenchFactory) -> None:
+    """A RUNNING run under this process's token that it no longer runs is swept at once."""
     b = await bench("affected-760-warning")
-    dead = await asyncio.create_subprocess_exec("true")
-    await dead.wait()
     stale = await b.store.begin_run(
         fmc=b.host.name,
         action="vdb-update",
         requested_by="cli:mallory",
         approved_by=None,
-        owner=f"{THIS_HOST}:{dead.pid}",
+        owner=THIS_PROCESS.owner,
         plan={},
         now=utc_now(),
     )
@@ -377,9 +378,7 @@ async def test_sweep_frees_a_dead_owners_run(bench: BenchFactory) -> None:
     with pytest.raises(RemediationBusyError):
         await b.execute(prepared)
 
-    swept = await sweep_interrupted(
-        b.store, now=utc_now(), this_host=THIS_HOST, pid_alive=pid_alive
-    )
+    swept = await sweep_interrupted(b.store)
     assert [run.id for run in swept] == [stale.id]
     assert swept[0].status is RunStatus.INTERRUPTED
     assert "interrupted" in (swept[0].summary or "")
@@ -429,7 +428,6 @@ async def test_every_catalog_scenario_ends_as_the_lab_expects(tmp_path: Path) ->
                     thresholds=Thresholds(),
                     clock=utc_now,
                     on_progress=None,
-                    owner=OWNER,
                 )
                 return result.status.value
 
@@ -438,3 +436,119 @@ async def test_every_catalog_scenario_ends_as_the_lab_expects(tmp_path: Path) ->
         await store.close()
     expected = [scenario.expect_remediation for scenario in scenarios]
     assert dict(zip(CATALOG, got, strict=True)) == dict(zip(CATALOG, expected, strict=True))
+
+
+async def test_heartbeat_keeps_beating_through_a_long_install_wait(bench: BenchFactory) -> None:
+    """While wait-for-vdb polls a 3 s install, the database-stamped heartbeat keeps advancing."""
+    b = await bench("affected-760-warning", install_delay=3.0, vdb_poll_interval=1.0)
+    prepared = await b.prepare()
+    beats: dict[str, set[datetime]] = {}
+    current: list[str] = []
+
+    def watch(event: ProgressEvent) -> None:
+        b.events.append(event)
+        if event.state is ProgressState.STARTED:
+            current[:] = [event.step]
+
+    async def sample() -> None:
+        while True:
+            running = await b.store.running_runs()
+            if running and current:
+                beats.setdefault(current[0], set()).add(running[0].heartbeat_at)
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        result = await b.execute(prepared, on_progress=watch, heartbeat_interval=0.2)
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler  # before the store closes
+    assert result.status is RunStatus.RENEWED, result.summary
+    waited = sorted(beats["wait-for-vdb"])
+    assert len(waited) >= 8, waited  # ~3 s at one beat per 0.2 s, whatever the poll does
+    gaps = [later - earlier for earlier, later in itertools.pairwise(waited)]
+    assert max(gaps) < timedelta(seconds=1), gaps
+
+
+@pytest.fixture
+async def fragile_bench(tmp_path: Path) -> AsyncIterator[BenchFactory]:
+    """A bench whose SQLite writes give up after 0.2 s of another writer's lock."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'fmccert.db'}?timeout=0.2")
+    factory = BenchFactory(tmp_path, store)
+    try:
+        yield factory
+    finally:
+        for lab in factory.labs:
+            await lab.close()
+        await store.close()
+
+
+async def test_storage_outage_mid_run_still_verifies_and_records_the_renewal_late(
+    fragile_bench: BenchFactory,
+) -> None:
+    """The database locked from the install wait on: the fix is verified, and recorded once back."""
+    b = await fragile_bench("affected-760-warning", install_delay=1.0)
+    prepared = await b.prepare()
+    blocker = sqlite3.connect(
+        fragile_bench.db, isolation_level=None, timeout=10, check_same_thread=False
+    )
+
+    async def lock_on_wait(event: ProgressEvent) -> None:
+        b.events.append(event)
+        if event.step == "wait-for-vdb" and event.state is ProgressState.STARTED:
+            # In a thread: a heartbeat mid-transaction needs the loop to commit first.
+            await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
+
+    try:
+        result = await b.execute(prepared, on_progress=lock_on_wait)
+        assert result.status is RunStatus.RENEWED, result.summary
+        assert result.new_not_after is not None
+        assert result.old_not_after is not None
+        assert result.new_not_after > result.old_not_after  # verified on the FMC
+        assert b.lab.vdb_build(b.host.name) == 406
+        assert not result.recorded
+        assert "locked" in (result.storage_error or "")
+        assert THIS_PROCESS.unrecorded
+        assert result.run_id in THIS_PROCESS.live  # its lock stays held, and beating
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    await asyncio.wait_for(THIS_PROCESS.settle(), 30)
+
+    run = await b.store.run(result.run_id)
+    assert run is not None
+    assert run.status is RunStatus.RENEWED
+    assert "recorded late: the database was unavailable from" in (run.summary or "")
+    assert run.new_not_after == result.new_not_after
+    steps = await b.store.steps(result.run_id)
+    assert [s.name for s in steps] == list(VDB_UPDATE_STEPS)
+    assert {s.status for s in steps} == {StepStatus.OK}
+    audit = await b.store.audit_log(b.host.name)
+    finished = next(e for e in audit if e.action == "remediation.finished")
+    assert finished.detail["status"] == "renewed"
+    assert set(finished.detail["recorded_late"]) == {"from", "to"}
+    assert await b.store.running_runs() == []  # the lock is released
+    assert result.run_id not in THIS_PROCESS.live
+
+
+async def test_a_run_lost_to_a_storage_error_frees_its_fmc_at_the_next_sweep(
+    bench: BenchFactory,
+) -> None:
+    """A run this process stopped executing without an outcome is swept at once, not never."""
+    b = await bench("affected-760-warning")
+    process = ProcessRuns(THIS_HOST, os.getpid(), "this-start")
+    lost = await b.store.begin_run(
+        fmc=b.host.name,
+        action="vdb-update",
+        requested_by="cli:alice",
+        approved_by=None,
+        owner=process.owner,
+        plan={},
+        now=utc_now(),
+    )
+    swept = await sweep_interrupted(b.store, process=process)
+    assert [run.id for run in swept] == [lost.id]
+    result = await b.remediate()
+    assert result.status is RunStatus.RENEWED, result.summary

@@ -770,3 +770,31 @@ def test_closed_request_keeps_snooze_and_says_why() -> None:
         _all_text(closed)
     )
     assert closed.blocks[-1]["type"] == "actions"  # the reason reads before the Snooze button
+
+
+def test_own_mentions_stay_mentions_and_hostile_ones_do_not() -> None:
+    """fmccert's own <@U…> stays a mention; the same text from a user or an FMC is escaped."""
+    from bot.slack.blocks import build_error, build_working
+
+    own = build_error("This request was already denied by <@UAPPROVER>.", own_words=True)
+    assert "denied by <@UAPPROVER>." in _all_text(own)
+    hostile = build_error(f"fmccert cannot run it: {HOSTILE}")
+    assert "&lt;@U999&gt;" in _all_text(hostile)
+    assert "<@U999>" not in _all_text(hostile)
+    mixed = build_error(f"from <@UAPPROVER>: {HOSTILE}", own_words=True)
+    assert "&lt;!channel&gt;" in _all_text(mixed)  # own words never unescape a broadcast
+    working = build_working(f"`/fmccert scan`: scanning FMCs tagged {HOSTILE}…", by="UALICE")
+    assert working.text.startswith("<@UALICE> `/fmccert scan`")
+    assert "<@UALICE> `/fmccert scan`" in _all_text(working)
+    assert "&lt;!channel&gt;" in _all_text(working)
+
+
+def test_a_closed_reason_keeps_the_deniers_mention() -> None:
+    """A request closed by a Deny names the denier as a mention, not as escaped text."""
+    request = _request(
+        ApprovalStatus.CLOSED,
+        decided_by=None,
+        closed_reason="request #41 for fmc-east was denied by <@UAPPROVER>",
+    )
+    closed = build_decided(None, request=request, now=NOW)
+    assert "was denied by <@UAPPROVER>" in _all_text(closed)

@@ -9,6 +9,7 @@ import asyncio
 import time
 
 import aiohttp
+import pytest
 
 from bot.slack.ids import APPROVE_ACTION, DENY_ACTION
 from bot.slack.standin import SlackStandIn, StoredMessage, encode_form, find_action
@@ -156,7 +157,7 @@ async def test_refused_clicks_change_nothing_and_are_audited(site: Site) -> None
 
 
 async def test_expired_request_is_refused(site_factory: SiteFactory) -> None:
-    """A click after the approval TTL is refused and starts nothing."""
+    """A click after the approval TTL is refused, starts nothing, and expires the request."""
     site = await site_factory(approval_ttl_hours=0.0002)  # under a second
     bot = await site.start_bot()
     fmc = site.names()["affected-770-critical"]
@@ -167,6 +168,12 @@ async def test_expired_request_is_refused(site_factory: SiteFactory) -> None:
     ephemeral = await site.standin.wait_for(lambda: site.standin.ephemerals(APPROVER), 10)
     assert "expired" in ephemeral[0].text
     assert await bot.store.runs(fmc) == []
+    # The request stops being pending: its buttons go and the message says when it expired.
+    await site.standin.wait_for(
+        lambda: "Expired at" in str(site.standin.messages(CHANNEL)[0].blocks), 10
+    )
+    assert find_action(site.standin.messages(CHANNEL)[0].blocks, APPROVE_ACTION) is None
+    assert await bot.store.pending_approvals() == []
 
 
 async def test_double_click_and_two_approvers_start_exactly_one_run(site: Site) -> None:
@@ -244,3 +251,171 @@ async def test_socket_mode_command_and_click(site: Site) -> None:
     )
     assert site.lab.vdb_build(fmc) == 406
     assert bot.ready
+
+
+async def test_fleet_scans_need_a_scan_requester_and_are_rate_limited(
+    site_factory: SiteFactory,
+) -> None:
+    """A stranger's scan is refused privately; an approver's second scan in an hour is too."""
+    site = await site_factory(scans_per_user_per_hour=1)
+    bot = await site.start_bot()
+    await site.command(bot, "scan", user=STRANGER)
+    refused = await site.standin.wait_for(lambda: site.standin.ephemerals(STRANGER), 10)
+    assert "scan requesters" in refused[0].text
+    assert site.standin.calls_to("chat.postMessage") == []
+
+    await site.command(bot, "scan", user=REQUESTER)
+    await _parent_done(site.standin, "need attention")
+    await site.command(bot, "scan", user=REQUESTER)
+    limited = await site.standin.wait_for(lambda: site.standin.ephemerals(REQUESTER), 10)
+    assert "the limit is 1" in limited[0].text
+    await bot.tasks.wait_idle(30)
+    scans = [e for e in await bot.store.audit_log() if e.action == "scan"]
+    assert len(scans) == 1
+    refusals = [e for e in await bot.store.audit_log() if e.action == "scan.refused"]
+    assert [e.actor for e in refusals] == [f"slack:{REQUESTER}", f"slack:{STRANGER}"]
+
+
+async def test_a_refusal_mentions_the_decider_as_a_mention(site: Site) -> None:
+    """fmccert's own mentions stay mentions: the refusal names the denier, the post the asker."""
+    bot = await site.start_bot()
+    fmc = site.names()["affected-770-critical"]
+    await site.command(bot, f"remediate {fmc}", user=REQUESTER)
+    request = await _parent_done(site.standin, "Approval needed")
+    await site.click(bot, request, DENY_ACTION, user=APPROVER)
+    await site.standin.wait_for(
+        lambda: "Denied by" in str(site.standin.messages(CHANNEL)[0].blocks), 10
+    )
+    await site.click(bot, request, APPROVE_ACTION, user=GROUPIE)
+    shown = await site.standin.wait_for(lambda: site.standin.ephemerals(GROUPIE), 10)
+    assert f"already denied by <@{APPROVER}>" in str(shown[0].blocks)
+    assert "&lt;@" not in str(shown[0].blocks)
+    parent = site.standin.messages(CHANNEL)[0]
+    assert parent.text.startswith("Approval needed") or f"<@{REQUESTER}>" in str(parent.blocks)
+
+
+async def test_a_check_keeps_its_results_when_storage_refuses_the_request(site: Site) -> None:
+    """Storage refuses new requests: the check's answer stays; the reply says why no buttons."""
+    from sqlalchemy import text
+
+    bot = await site.start_bot()
+    fmc = site.names()["affected-760-warning"]
+    async with bot.store.engine.begin() as conn:  # type: ignore[attr-defined]
+        await conn.execute(
+            text(
+                "CREATE TRIGGER refuse_requests BEFORE INSERT ON approval_requests "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )
+        )
+    await site.command(bot, f"check {fmc}")
+    parent = await _parent_done(site.standin, fmc)
+    await bot.tasks.wait_idle(30)
+
+    shown = next(m for m in site.standin.messages(CHANNEL) if m.ts == parent.ts)
+    assert "Checked" in str(shown.blocks)  # the results, not an error, stay in the parent
+    assert ":warning:" not in shown.text
+    thread = site.standin.thread(CHANNEL, parent.ts)
+    assert any(fmc in m.text and find_action(m.blocks, APPROVE_ACTION) is None for m in thread)
+    assert any("could not record the request" in m.text for m in thread)
+
+
+async def test_an_approved_fix_runs_even_when_slack_fails_the_first_post(site: Site) -> None:
+    """Slack answers 5xx to "Starting…" (after retries): the fix runs, the outcome arrives."""
+    bot = await site.start_bot()
+    fmc = site.names()["affected-760-warning"]
+    parent = await _scan(site, bot)
+    reply = await _button_reply(site.standin, parent, fmc)
+    await bot.tasks.wait_idle(30)
+    # The client tries three times (two retries on server errors): all three fail.
+    site.standin.fail_next("chat.postMessage", status=500, error="internal_error", times=3)
+
+    await site.click(bot, reply, APPROVE_ACTION, user=APPROVER)
+    await site.standin.wait_for(
+        lambda: any("renewed" in m.text.lower() for m in site.standin.thread(CHANNEL, parent.ts)),
+        timeout=60,
+    )
+
+    runs = await bot.store.runs(fmc)
+    assert [run.status.value for run in runs] == ["renewed"]
+    assert site.lab.vdb_build(fmc) == 406
+    assert [c.status for c in site.standin.calls_to("chat.postMessage")].count(500) == 3
+
+
+async def test_a_failed_result_post_is_tried_again(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcome's post fails after Slack's retries: it is posted again a little later."""
+    from bot.slack import actions
+
+    monkeypatch.setattr(actions, "RESULT_RETRY_DELAYS", (0.5, 1.0))
+    bot = await site.start_bot()
+    fmc = site.names()["affected-760-warning"]
+    parent = await _scan(site, bot)
+    reply = await _button_reply(site.standin, parent, fmc)
+    await bot.tasks.wait_idle(30)
+    # "Starting…" goes through; the result post fails three times (the client's retries).
+    site.standin.fail_next("chat.postMessage", status=500, error="internal_error", times=3,
+                           after=1)  # fmt: skip
+
+    await site.click(bot, reply, APPROVE_ACTION, user=APPROVER)
+    result = await site.standin.wait_for(
+        lambda: next(
+            (m for m in site.standin.thread(CHANNEL, parent.ts)
+             if "renewed" in m.text.lower() and m.reply_broadcast), None,
+        ),
+        timeout=60,
+    )  # fmt: skip
+
+    assert result is not None
+    assert [c.status for c in site.standin.calls_to("chat.postMessage")].count(500) == 3
+
+
+async def test_a_run_left_by_a_dead_process_is_reported_in_its_thread(site: Site) -> None:
+    """The sweep's verdict reaches the thread that was waiting for the run's outcome."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from bot.core.approval import ApprovalStatus
+    from bot.storage.sql import open_store
+
+    fmc = site.names()["affected-760-warning"]
+    config = site.config()
+    store = await open_store(config.storage_url, base_dir=config.base_dir)
+    long_ago = datetime.now(UTC) - timedelta(minutes=30)
+    try:
+        request = await store.create_approval(
+            fmc=fmc, action="vdb-update", requested_by=REQUESTER, now=long_ago,
+            expires_at=long_ago + timedelta(days=1), channel=CHANNEL,
+        )  # fmt: skip
+        await store.set_approval_message(
+            request.id, channel=CHANNEL, message_ts="1700000000.000100",
+            thread_ts="1700000000.000100",
+        )  # fmt: skip
+        await store.decide_approval(
+            request.id, status=ApprovalStatus.APPROVED, by=APPROVER, now=long_ago
+        )
+        run = await store.begin_run(
+            fmc=fmc, action="vdb-update", requested_by=f"slack:{REQUESTER}",
+            approved_by=f"slack:{APPROVER}", owner="gone-host:1:dead", plan={}, now=long_ago,
+        )  # fmt: skip
+        await store.attach_run(request.id, run.id)
+        async with store.engine.begin() as conn:  # its owner stopped beating 30 minutes ago
+            await conn.execute(
+                text("UPDATE remediation_runs SET heartbeat_at = :at WHERE id = :id"),
+                {"at": long_ago.replace(tzinfo=None), "id": run.id},
+            )
+    finally:
+        await store.close()
+
+    bot = await site.start_bot()
+    told = await site.standin.wait_for(
+        lambda: site.standin.thread(CHANNEL, "1700000000.000100"), timeout=30
+    )
+
+    assert f"run #{run.id}" in told[0].text
+    assert "was interrupted" in told[0].text
+    assert f"/fmccert check {fmc}" in told[0].text
+    stored = await bot.store.run(run.id)
+    assert stored is not None
+    assert stored.status.value == "interrupted"

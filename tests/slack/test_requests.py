@@ -199,3 +199,26 @@ async def test_requests_of_a_removed_fmc_close_at_start_and_clicks_are_refused(
     assert request is not None
     assert request.status is ApprovalStatus.CLOSED
     assert await second.store.runs(fmc) == []
+
+
+async def test_an_approval_is_bound_to_the_package_it_was_shown(site: Site) -> None:
+    """The VDB package file is swapped after the request: the Approve is refused, nothing runs."""
+    bot = await site.start_bot()
+    fmc = site.names()[WARN]
+    await site.command(bot, f"remediate {fmc}")
+    request = await _with_buttons(site, fmc)
+    assert "sha256" in str(request.blocks)
+    await bot.tasks.wait_idle(30)
+    package = site.config().remediation.vdb_package
+    assert package is not None
+    package.write_bytes(package.read_bytes() + b"tampered")
+
+    await site.click(bot, request, APPROVE_ACTION, user=APPROVER)
+    refusal = await _refusal(site, APPROVER)
+    await bot.tasks.wait_idle(30)
+
+    assert "the VDB package changed since request" in refusal
+    assert await bot.store.runs(fmc) == []
+    assert site.lab.vdb_build(fmc) == 400
+    assert await bot.store.pending_approvals() == []
+    assert "package changed" in str(_current(site, request).blocks)

@@ -231,3 +231,19 @@ async def test_daily_digest_posts_the_fleet_state(site_factory: SiteFactory) -> 
     digest = [m for m in new if "fmccert status" in m.text]
     assert len(digest) == 1
     assert "Open incidents (2)" in str(digest[0].blocks)
+
+
+async def test_a_failed_scheduled_scan_is_said_in_the_alert_channel(
+    site_factory: SiteFactory,
+) -> None:
+    """A scheduled scan that cannot run (its tag matches no FMC) posts why, not only logs it."""
+    schedule = {"scans": [{"cron": "0 */6 * * *", "timezone": "UTC", "tag": "no-such-tag"}]}
+    site = await site_factory(SCENARIOS[:1], schedule=schedule)
+    clock = Clock(datetime.now(UTC))
+    bot = await site.start_bot(clock=clock)
+
+    await _tick(bot, clock, _next_fire(clock.now))
+
+    notices = [m.text for m in _top_level(site)]
+    assert len(notices) == 1
+    assert "failed: no FMC has the tag 'no-such-tag'" in notices[0]

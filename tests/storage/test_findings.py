@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from bot.core.advisory import Action
 from bot.core.certificate import CertificateFacts
 from bot.core.expiry import Status
@@ -86,6 +88,21 @@ async def test_latest_findings_has_the_newest_of_each_fmc(store: SqlStore) -> No
         ("fmc-east", "scan-2", "unknown"),
         ("fmc-west", "scan-1", "warning"),
     ]
+
+
+async def test_a_result_dated_ahead_by_a_clock_jump_does_not_outrank_fresher_ones(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a clock jumped a day ahead and was put right, the fresh result is the latest."""
+    real_now = await store.database_now()
+    await store.record_findings(
+        [_finding("fmc-east", real_now + timedelta(days=1))], scan_id="jumped"
+    )
+    assert "ahead of the database's time" in caplog.text
+    await store.record_findings([_finding("fmc-east", real_now, broken=True)], scan_id="fresh")
+
+    assert [f.scan_id for f in await store.latest_findings()] == ["fresh"]
+    assert [f.scan_id for f in await store.findings("fmc-east")] == ["fresh", "jumped"]
 
 
 async def test_recording_no_findings_is_a_no_op(store: SqlStore) -> None:

@@ -203,7 +203,7 @@ async def test_0001_database_is_migrated_on_open_and_keeps_its_data(db_url: str)
         async with store.engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert version == [(_head(),)]
-        assert _head() == "0004"
+        assert _head() == "0005"
         assert [(e.actor, dict(e.detail)) for e in await store.audit_log()] == [
             ("cli:alice", {"n": 1})
         ]

@@ -1,0 +1,3 @@
+"""Fixtures of the probe tests: a real bash behind OpenSSH's sshd."""
+
+from tests.fmc.bash_sshd import bash_host  # noqa: F401
