@@ -8,9 +8,13 @@ figures are its own:
 
 - ``probe``: ``scan_fleet`` with the real SSH probe (PTY, prompts, expert, sudo);
 - ``floor``: a bare asyncssh loop: connect (same auth and known_hosts) and ``conn.run``
-  the same file reads over exec channels, same concurrency.
+  the same file reads over exec channels, same concurrency;
+- ``rest``: ``scan_fleet`` with the REST probe alone (token, serverversion, health alerts,
+  logout over HTTPS, the lab's CA trusted), same fleet and concurrency; the lab applies
+  ``--delay`` to each REST data request as it does to each SSH command.
 
-Prints wall time, CPU time and peak RSS of each, and the ratio probe/floor (target: 2x).
+Prints wall time, CPU time and peak RSS of each, the ratio probe/floor (target: 2x), and
+the REST read's time next to the SSH probe's.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 from bot.lab.process import spawn_lab
 
 ROOT = Path(__file__).resolve().parent.parent
+MODES = ("floor", "probe", "rest")
 FLOOR_COMMANDS = (
     "cat /etc/sf/ims.conf",
     "cat /etc/sf/.versiondb/vdb.conf",
@@ -43,15 +48,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _run_probe(config_path: Path) -> dict[str, Any]:
+async def _run_scan(config_path: Path, *, over_rest: bool) -> dict[str, Any]:
+    """One fleet scan with the SSH probe, or with the REST read alone."""
     from bot.config import load_config
     from bot.fmc.probe import probe_fmc
+    from bot.fmc.rest import probe_rest
     from bot.scanning import scan_fleet
 
     config = load_config(config_path, {})
     report = await scan_fleet(
         config.fmcs,
-        probe_fmc,
+        probe_rest if over_rest else probe_fmc,
         timeouts=config.timeouts,
         thresholds=config.thresholds,
         concurrency=config.concurrency,
@@ -63,6 +70,14 @@ async def _run_probe(config_path: Path) -> dict[str, Any]:
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
     }
+
+
+async def _run_probe(config_path: Path) -> dict[str, Any]:
+    return await _run_scan(config_path, over_rest=False)
+
+
+async def _run_rest(config_path: Path) -> dict[str, Any]:
+    return await _run_scan(config_path, over_rest=True)
 
 
 async def _run_floor(config_path: Path) -> dict[str, Any]:
@@ -107,7 +122,8 @@ async def _run_floor(config_path: Path) -> dict[str, Any]:
 
 def measure(mode: str, config_path: Path) -> dict[str, Any]:
     """Run one mode in this process and return its figures."""
-    runner = _run_probe if mode == "probe" else _run_floor
+    runners = {"probe": _run_probe, "floor": _run_floor, "rest": _run_rest}
+    runner = runners[mode]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = asyncio.run(runner(config_path))
     result.update(
@@ -125,7 +141,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds per command")
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--mode", choices=("probe", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:  # child: measure one mode and print JSON
@@ -135,7 +151,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fmccert-bench-") as folder:
         config_path = Path(folder) / "fmccert.yaml"
         lab = spawn_lab(
-            args.count, config_path, scenarios=["affected-760-warning"], command_delay=args.delay
+            args.count,
+            config_path,
+            scenarios=["affected-760-warning"],
+            command_delay=args.delay,
+            rest=True,  # config access: both; each mode picks its own probe
         )
         try:
             text = config_path.read_text(encoding="utf-8")
@@ -143,7 +163,7 @@ def main() -> None:
             text = text.replace("host_timeout: 30", "host_timeout: 120")
             config_path.write_text(text, encoding="utf-8")
             results = {}
-            for mode in ("floor", "probe"):
+            for mode in MODES:
                 out = subprocess.run(
                     [sys.executable, __file__, "--mode", mode, "--config", str(config_path)],
                     cwd=ROOT, capture_output=True, text=True, check=True,
@@ -156,13 +176,15 @@ def main() -> None:
 
     print(f"scan bench: {args.count} lab FMCs, {args.delay * 1000:.0f} ms per command, "
           f"concurrency {args.concurrency}")  # fmt: skip
-    for mode in ("floor", "probe"):
+    for mode in MODES:
         r = results[mode]
         print(f"  {mode:5}  wall {r['wall_s']:7.2f} s   cpu {r['cpu_s']:7.2f} s   "
               f"peak rss {r['peak_rss_mib']:6.1f} MiB   hosts {r['hosts']}   "
               f"errors {r['errors']} {r['error_kinds'] or ''}")  # fmt: skip
     ratio = results["probe"]["wall_s"] / results["floor"]["wall_s"]
     print(f"  probe/floor wall-time ratio: {ratio:.2f}x (target <= 2x)")
+    rest_ratio = results["rest"]["wall_s"] / results["probe"]["wall_s"]
+    print(f"  rest/probe wall-time ratio: {rest_ratio:.2f}x (REST-only read vs the SSH probe)")
 
 
 if __name__ == "__main__":

@@ -20,14 +20,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from bot.core.devices import Access, DeviceKind
 from bot.core.expiry import Thresholds
 from bot.errors import ConfigError, UsageError
-from bot.fmc.target import DEFAULT_CERT_PATH, ProbeTarget, ProbeTimeouts
+from bot.fmc.target import DEFAULT_CERT_PATH, ProbeTarget, ProbeTimeouts, RestTarget
 from bot.remediation.settings import RemediationSettings, StepOverride
 from bot.secrets import Secret
 
@@ -62,7 +64,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RestModel(_Strict):
+    """The FMC REST API of an FMC: its own (API) user, TLS verification settings."""
+
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    username: Annotated[str, Field(min_length=1)] | None = None
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: StrictBool | None = None
+    requests_per_minute: Annotated[int, Field(ge=1, le=120)] | None = None
+
+
 class DefaultsModel(_Strict):
+    kind: DeviceKind = DeviceKind.FMC
+    access: Access = Access.SSH
+    rest: RestModel = RestModel()
     username: ShellText = "admin"
     # The name of a variable, not a password.
     password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = "FMC_PASSWORD"  # noqa: S105
@@ -81,6 +98,9 @@ class FmcModel(_Strict):
     password_file: str | None = None
     known_hosts: str | None = None
     cert_path: ShellText | None = None
+    kind: DeviceKind | None = None
+    access: Access | None = None
+    rest: RestModel | None = None
 
 
 class ThresholdsModel(_Strict):
@@ -379,6 +399,50 @@ def parse_config_text(text: str, *, source: str = "<config>") -> ConfigModel:
         raise ConfigError(f"{source}: {_describe_validation_error(exc, data)}") from None
 
 
+def _rest_target(
+    fmc: FmcModel, defaults: DefaultsModel, base: Path, environ: Mapping[str, str], source: str
+) -> RestTarget | None:
+    """The REST side of an FMC whose access uses REST (its keys over the defaults')."""
+    access = fmc.access or defaults.access
+    kind = fmc.kind or defaults.kind
+    where = f"fmcs[{fmc.name}]"
+    if not access.uses_rest:
+        return None
+    if kind is not DeviceKind.FMC:
+        raise ConfigError(
+            f"{source}: {where}.access: {access.value} reads the FMC REST API, which an "
+            f"{kind.label} does not have; read it with access: ssh"
+        )
+    own = fmc.rest or RestModel()
+    merged = {
+        key: getattr(own, key) if getattr(own, key) is not None else getattr(defaults.rest, key)
+        for key in RestModel.model_fields
+    }
+    if own.password_env or own.password_file:  # an FMC's own secret wins, as for SSH
+        merged["password_env"], merged["password_file"] = own.password_env, own.password_file
+    if not merged["username"] or not (merged["password_env"] or merged["password_file"]):
+        raise ConfigError(
+            f"{source}: {where}.rest: access: {access.value} needs rest.username and "
+            "rest.password_env or rest.password_file (here or under defaults.rest)"
+        )
+    password = _secret_from(
+        merged["password_env"], merged["password_file"], base, environ, source,
+        where=f"{where}.rest", fmc=fmc.name,
+    )  # fmt: skip
+    ca_file = base / merged["ca_file"] if merged["ca_file"] else None
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(f"{source}: {where}.rest.ca_file: no such file {ca_file}")
+    return RestTarget(
+        host=fmc.host,
+        port=merged["port"] or 443,
+        username=merged["username"],
+        password=password,
+        ca_file=ca_file,
+        insecure_skip_verify=bool(merged["insecure_skip_verify"]),
+        requests_per_minute=merged["requests_per_minute"] or 120,
+    )
+
+
 def _read_password(
     fmc: FmcModel, defaults: DefaultsModel, base: Path, environ: Mapping[str, str], source: str
 ) -> Secret:
@@ -391,12 +455,26 @@ def _read_password(
         where = "defaults"
         if file_name:
             env_name = None  # a defaults password_file replaces the default variable name
+    return _secret_from(env_name, file_name, base, environ, source, where=where, fmc=fmc.name)
+
+
+def _secret_from(
+    env_name: str | None,
+    file_name: str | None,
+    base: Path,
+    environ: Mapping[str, str],
+    source: str,
+    *,
+    where: str,
+    fmc: str,
+) -> Secret:
+    """A password from an environment variable or a file; ConfigError naming the key."""
     if env_name:
         value = environ.get(env_name)
         if value is None:
             raise ConfigError(
                 f"{source}: {where}.password_env: environment variable {env_name} is not set "
-                f"(needed for FMC {fmc.name!r})"
+                f"(needed for FMC {fmc!r})"
             )
         if not value:
             raise ConfigError(f"{source}: environment variable {env_name} is empty")
@@ -412,7 +490,7 @@ def _read_password(
         if not value:
             raise ConfigError(f"{source}: {where}.password_file: {path} is empty")
         return Secret(value)
-    raise ConfigError(f"{source}: FMC {fmc.name!r} has no password_env or password_file")
+    raise ConfigError(f"{source}: FMC {fmc!r} has no password_env or password_file")
 
 
 def build_app_config(model: ConfigModel, path: Path, environ: Mapping[str, str]) -> AppConfig:
@@ -427,9 +505,17 @@ def build_app_config(model: ConfigModel, path: Path, environ: Mapping[str, str])
             host=fmc.host,
             port=fmc.port,
             username=fmc.username or defaults.username,
-            password=_read_password(fmc, defaults, base, environ, source),
+            # A REST-only FMC is read by an API user: no SSH password is needed or read.
+            password=(
+                _read_password(fmc, defaults, base, environ, source)
+                if (fmc.access or defaults.access).uses_ssh
+                else Secret("")
+            ),
             known_hosts=base / (fmc.known_hosts or defaults.known_hosts),
             cert_path=fmc.cert_path or defaults.cert_path,
+            kind=fmc.kind or defaults.kind,
+            access=fmc.access or defaults.access,
+            rest=_rest_target(fmc, defaults, base, environ, source),
         )
         entries.append(FmcEntry(target=target, tags=tuple(fmc.tags)))
     return AppConfig(

@@ -85,9 +85,10 @@ async def run_demo(
         where = folder or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
-        lab = await start_lab(pick_scenarios(len(CATALOG)), now=now, install_delay=5.0)
+        # REST too: the demo's FMCs are read over SSH and the FMC REST API (access: both).
+        lab = await start_lab(pick_scenarios(len(CATALOG)), now=now, install_delay=5.0, rest=True)
         try:
-            lab.write_config(where / "lab.yaml", command_timeout=3, host_timeout=20)
+            lab.write_config(where / "lab.yaml", command_timeout=3, host_timeout=20, access="both")
             config = load_config(_write_demo_config(where, where / "lab.yaml", scan_minutes), {})
             names = {user.id: user.name for user in USERS}
             standin = SlackStandIn(users=names, channels={CHANNEL: CHANNEL_NAME}, port=port)

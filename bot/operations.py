@@ -29,8 +29,8 @@ from bot.core.expiry import status_as_of
 from bot.core.findings import Finding
 from bot.core.incidents import needs_attention
 from bot.errors import RemediationError, StorageError, UsageError
-from bot.fmc.probe import probe_fmc
 from bot.logs import bound, register_secret
+from bot.probing import probe_device
 from bot.remediation.package import inspect_vdb_package
 from bot.remediation.service import (
     THIS_PROCESS,
@@ -125,7 +125,7 @@ class Operations:
         store: Store,
         *,
         clock: Clock,
-        probe: Prober = probe_fmc,
+        probe: Prober = probe_device,
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
@@ -138,6 +138,8 @@ class Operations:
         self._package_digest: tuple[tuple[str, int, int], str] | None = None
         for entry in config.fmcs:  # every composition root builds Operations: mask passwords
             register_secret(entry.target.password)
+            if entry.target.rest is not None:
+                register_secret(entry.target.rest.password)
 
     async def scan(
         self,

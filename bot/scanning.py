@@ -93,8 +93,9 @@ async def scan_fleet(
             async with semaphore:
                 outcome = await _probe_within_deadline(probe, entry, timeouts, clock)
             finding = assess_outcome(
-                entry.name, entry.target.host, outcome, thresholds, outcome.checked_at
-            )
+                entry.name, entry.target.host, outcome, thresholds, outcome.checked_at,
+                kind=entry.target.kind,
+            )  # fmt: skip
             log.info("checked: %s", finding.status.value)
         findings[index] = finding
         done += 1

@@ -253,3 +253,81 @@ def test_deep_or_exploding_yaml_is_a_config_error(tmp_path: Path, text: str, mes
     assert message in str(caught.value)
     assert str(caught.value).startswith(str(tmp_path / "fmccert.yaml"))
     assert "\n" not in str(caught.value)
+
+
+DEVICES = """
+defaults:
+  password_env: FMC_PASSWORD
+  rest: {username: api-user, password_env: API_PW}
+fmcs:
+  - name: fmc-east
+    host: 10.1.2.3
+  - name: ftd-branch
+    host: 10.1.2.9
+    kind: ftd
+  - name: fmc-api
+    host: 10.1.2.5
+    access: rest
+    rest: {port: 8443, insecure_skip_verify: true}
+  - name: fmc-both
+    host: 10.1.2.6
+    access: both
+"""
+
+
+def test_kinds_and_access_modes_resolve_with_rest_defaults(tmp_path: Path) -> None:
+    """kind and access default to fmc/ssh; REST keys merge over defaults.rest per FMC."""
+    from bot.core.devices import Access, DeviceKind
+
+    env = {"FMC_PASSWORD": "ssh-pass-123", "API_PW": "api-pass-456"}
+    config = load_config(_write(tmp_path, DEVICES), env)
+    east, ftd, api, both = (entry.target for entry in config.fmcs)
+    assert (east.kind, east.access, east.rest) == (DeviceKind.FMC, Access.SSH, None)
+    assert (ftd.kind, ftd.access) == (DeviceKind.FTD, Access.SSH)
+    assert api.access is Access.REST
+    assert api.rest is not None
+    assert (api.rest.port, api.rest.username, api.rest.insecure_skip_verify) == (
+        8443, "api-user", True,
+    )  # fmt: skip
+    assert api.rest.password.reveal() == "api-pass-456"
+    assert both.rest is not None
+    assert (both.rest.port, both.rest.insecure_skip_verify) == (443, False)
+
+
+def test_a_rest_only_fmc_needs_no_ssh_password(tmp_path: Path) -> None:
+    """access: rest reads with the API user alone: FMC_PASSWORD may be unset."""
+    text = DEVICES.replace("  - name: fmc-east\n    host: 10.1.2.3\n", "").replace(
+        "  - name: ftd-branch\n    host: 10.1.2.9\n    kind: ftd\n", ""
+    ).replace("    access: both\n", "    access: rest\n")  # fmt: skip
+    config = load_config(_write(tmp_path, text), {"API_PW": "api-pass-456"})
+    assert [entry.name for entry in config.fmcs] == ["fmc-api", "fmc-both"]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (("kind: ftd", "kind: asa"), "fmcs[ftd-branch].kind"),
+        (("rest: {port: 8443, insecure_skip_verify: true}",
+          "rest: {port: 8443, insecure_skip_verify: 'yes'}"),
+         "fmcs[fmc-api].rest.insecure_skip_verify"),
+        (("  rest: {username: api-user, password_env: API_PW}\n", ""),
+         "fmcs[fmc-api].rest: access: rest needs rest.username"),
+        (("access: rest", "access: sometimes"), "fmcs[fmc-api].access"),
+        (("    kind: ftd\n", "    kind: ftd\n    access: rest\n"),
+         "fmcs[ftd-branch].access: rest reads the FMC REST API, which an FTD does not have"),
+        (("rest: {port: 8443, insecure_skip_verify: true}",
+          "rest: {port: 8443, ca_file: missing-ca.pem}"), "fmcs[fmc-api].rest.ca_file"),
+    ],
+)  # fmt: skip
+def test_bad_device_settings_are_one_line_errors_naming_the_key(
+    tmp_path: Path, change: tuple[str, str], words: str
+) -> None:
+    """An unknown kind, a non-boolean insecure_skip_verify, REST without credentials..."""
+    old, new = change
+    assert old in DEVICES
+    env = {"FMC_PASSWORD": "ssh-pass-123", "API_PW": "api-pass-456"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, DEVICES.replace(old, new)), env)
+    message = str(caught.value)
+    assert words in message
+    assert "\n" not in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.advisory import assess_release
 from bot.core.certificate import CertificateFacts
+from bot.core.devices import DeviceKind
 from bot.core.expiry import Status, Thresholds
 from bot.core.findings import Finding, FmcFacts, ProbeOutcome, assess_outcome
 from bot.errors import SlackError
@@ -61,7 +63,9 @@ def samples(text: str) -> Samples:
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
-    """The sample ``name{labels}``, None when absent."""
+    """The sample ``name{labels}``, None when absent; per-FMC series default to kind fmc."""
+    if "fmc" in labels:
+        labels.setdefault("kind", "fmc")
     return found.get((name, frozenset(labels.items())))
 
 
@@ -77,13 +81,19 @@ def _stored(
     return StoredFinding(1, fmc, at, status, "s1", data)
 
 
-def _finding(fmc: str, version: str | None, not_after: datetime | None, at: datetime) -> Finding:
+def _finding(
+    fmc: str,
+    version: str | None,
+    not_after: datetime | None,
+    at: datetime,
+    kind: DeviceKind = DeviceKind.FMC,
+) -> Finding:
     """What a check of ``fmc`` found: that release, and a certificate unless not_after is None."""
     cert = None
     if not_after is not None:
         cert = CertificateFacts(at - timedelta(days=365), not_after, "01", "CN=x", "CN=y", "AA")
     outcome = ProbeOutcome(checked_at=at, facts=FmcFacts(version=version, certificate=cert))
-    return assess_outcome(fmc, "127.0.0.1", outcome, Thresholds(30, 7), at)
+    return assess_outcome(fmc, "127.0.0.1", outcome, Thresholds(30, 7), at, kind=kind)
 
 
 def test_seed_sets_per_fmc_gauges_from_stored_findings() -> None:
@@ -162,6 +172,61 @@ def test_affected_gauge_is_one_zero_or_absent_when_unknown() -> None:
     assert value(found, "fmccert_affected", fmc="unread") == 1.0
     assert value(found, "fmccert_affected", fmc="old") == 0.0
     assert value(found, "fmccert_affected", fmc="fixed") is None
+
+
+def test_per_fmc_gauges_carry_the_device_kind() -> None:
+    """An FTD's gauges say kind="ftd" under the old series names; FMCs say kind="fmc"."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    expiry = at + timedelta(days=12)
+    metrics = Metrics()
+    metrics.observe_finding(_finding("fw", "7.6.0", expiry, at, kind=DeviceKind.FTD))
+    metrics.observe_finding(_finding("fmc", "7.6.1", expiry, at))
+    found = samples(metrics.render().decode())
+    assert value(found, "fmccert_certificate_not_after_seconds", fmc="fw", kind="ftd") == (
+        expiry.timestamp()
+    )
+    assert value(found, "fmccert_affected", fmc="fw", kind="ftd") == 1.0
+    assert value(found, "fmccert_status", fmc="fw", kind="ftd", status="warning") == 1.0
+    assert value(found, "fmccert_affected", fmc="fw", kind="fmc") is None
+    assert value(found, "fmccert_affected", fmc="fmc", kind="fmc") == 0.0
+    of_fw = [labels for _, labels in found if ("fmc", "fw") in labels]
+    assert of_fw
+    assert all(("kind", "ftd") in labels for labels in of_fw)
+
+
+def test_seeding_takes_the_kind_from_the_config_then_the_stored_finding() -> None:
+    """Seeded series use the config's kind, else the stored finding's, else fmc."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    metrics = Metrics()
+    plain = _stored("old-ftd", "ok", at + timedelta(days=90), at)
+    stored_ftd = dataclasses.replace(plain, data={**plain.data, "kind": "ftd"})
+    metrics.seed(
+        [stored_ftd, _stored("plain", "ok", at + timedelta(days=90), at)],
+        {},
+        fmcs=["old-ftd", "plain", "new-ftd"],
+        kinds={"new-ftd": "ftd"},
+    )
+    found = samples(metrics.render().decode())
+    last = "fmccert_last_successful_check_timestamp_seconds"
+    assert value(found, last, fmc="old-ftd", kind="ftd") == at.timestamp()
+    assert value(found, last, fmc="plain", kind="fmc") == at.timestamp()
+    assert value(found, last, fmc="new-ftd", kind="ftd") == 0.0
+    assert value(found, last, fmc="new-ftd", kind="fmc") is None
+
+
+def test_a_kind_change_drops_the_old_series_and_keeps_the_last_check() -> None:
+    """A device re-labelled FTD loses its fmc series; its last good check moves to ftd."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    expiry = at + timedelta(days=90)
+    metrics = Metrics()
+    metrics.observe_finding(_finding("box", "7.6.1", expiry, at))
+    metrics.observe_finding(_finding("box", None, None, at + timedelta(hours=1), DeviceKind.FTD))
+    found = samples(metrics.render().decode())
+    last = "fmccert_last_successful_check_timestamp_seconds"
+    assert value(found, last, fmc="box", kind="ftd") == at.timestamp()
+    assert value(found, last, fmc="box", kind="fmc") is None
+    assert value(found, "fmccert_status", fmc="box", kind="fmc", status="ok") is None
+    assert value(found, "fmccert_status", fmc="box", kind="ftd", status="unknown") == 1.0
 
 
 def test_two_collectors_do_not_share_series() -> None:

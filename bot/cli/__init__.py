@@ -116,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a VDB install takes",
     )
+    lab.add_argument(
+        "--rest",
+        action="store_true",
+        help="also serve each FMC's REST API over HTTPS (self-signed certificate per host)",
+    )
+    lab.add_argument(
+        "--access",
+        choices=("ssh", "rest", "both"),
+        default=None,
+        help="how the written config reads the FMCs (default: both with --rest, else ssh)",
+    )
     lab.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
 
     demo = commands.add_parser(

@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TextIO
 
 from bot.cli.common import (
@@ -19,6 +20,8 @@ from bot.cli.common import (
     warn,
 )
 from bot.config import AppConfig, host_key_targets, read_config_model, resolve_config_path
+from bot.core.advisory import Action, kind_note
+from bot.core.devices import DeviceKind
 from bot.core.findings import Finding, exit_status
 from bot.core.peer_text import sanitize_peer_text
 from bot.errors import FmccertError, UsageError
@@ -37,12 +40,12 @@ def _progress_printer(stream: TextIO) -> ProgressListener:
 
 async def run_scan(config: AppConfig, names: Sequence[str], tag: str | None) -> ScanReport:
     """Probe the selected FMCs with the real SSH probe (nothing recorded)."""
-    from bot.fmc.probe import probe_fmc
     from bot.operations import scan_fmcs, select_fmcs
+    from bot.probing import probe_device
 
     entries = select_fmcs(config, names, tag)
     show = _progress_printer(sys.stderr) if sys.stderr.isatty() and len(entries) > 1 else None
-    return await scan_fmcs(config, entries, probe=probe_fmc, clock=utc_now, on_progress=show)
+    return await scan_fmcs(config, entries, probe=probe_device, clock=utc_now, on_progress=show)
 
 
 async def record_scan(config: AppConfig, report: ScanReport, *, kind: str, tag: str | None) -> None:
@@ -61,13 +64,32 @@ async def record_scan(config: AppConfig, report: ScanReport, *, kind: str, tag: 
         warn("results were not recorded (see the log)")
 
 
+def with_kinds(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings to show in the table: in a fleet with an FTD, each name says its kind.
+
+    An FMC-only fleet's table is unchanged; with any FTD, every row reads ``NAME (FMC)``
+    or ``NAME (FTD)``, so no row leaves the reader to guess. (JSON has its own ``kind``.)
+    """
+    if all(finding.kind is DeviceKind.FMC for finding in findings):
+        return list(findings)
+    return [replace(f, name=f"{f.name} ({f.kind.label})") for f in findings]
+
+
+def kind_notes(findings: Sequence[Finding]) -> list[str]:
+    """One note per kind whose path differs (an FTD's VDB goes through FDM), if present."""
+    kinds = dict.fromkeys(f.kind for f in findings if f.action is not Action.NONE)
+    return [note for kind in kinds if (note := kind_note(kind)) is not None]
+
+
 def print_report(report: ScanReport, as_json: bool) -> None:
     """The table (and a summary on stderr), or the JSON array."""
     if as_json:
         print(render_json(report.findings))
         return
     # Notes quote what FMCs said: the table is printed without any control character.
-    print(sanitize_peer_text(render_table(report.findings), keep_newlines=True))
+    print(sanitize_peer_text(render_table(with_kinds(report.findings)), keep_newlines=True))
+    for note in kind_notes(report.findings):
+        print(f"note: {note}", file=sys.stderr)
     print(render_summary(report.findings, report.duration_seconds), file=sys.stderr)
 
 

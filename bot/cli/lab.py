@@ -31,6 +31,9 @@ def command_lab(args: argparse.Namespace) -> int:
     if args.command_delay < 0 or args.install_delay < 0:
         raise UsageError("delays must not be negative")
     scenarios = pick_scenarios(count, args.scenario)
+    access = args.access or ("both" if args.rest else "ssh")
+    if access != "ssh" and not args.rest:
+        raise UsageError(f"--access {access} needs --rest (the REST API must be served)")
 
     async def serve() -> None:
         stopped = stop_event()
@@ -39,13 +42,18 @@ def command_lab(args: argparse.Namespace) -> int:
             command_delay=args.command_delay,
             install_delay=args.install_delay,
             now=utc_now(),
+            rest=args.rest,
         )
         try:
             for host in lab.hosts:
-                print(f"{host.name}  {host.host}:{host.port}  {host.scenario.name}", flush=True)
+                rest = f"  rest {host.rest_port}" if host.rest_port is not None else ""
+                print(
+                    f"{host.name}  {host.host}:{host.port}  {host.scenario.name}{rest}",
+                    flush=True,
+                )
             if args.write_config:
                 path = Path(args.write_config)
-                lab.write_config(path)
+                lab.write_config(path, access=access)
                 print(f"config written to {path}; try: fmccert scan --config {path}", flush=True)
             print(f"{len(lab.hosts)} lab FMCs running; Ctrl-C to stop", flush=True)
             await stopped.wait()

@@ -22,7 +22,12 @@ from bot.config import AppConfig
 from bot.core.findings import iso_utc
 from bot.errors import RemediationError, UsageError
 from bot.operations import Operations
-from bot.remediation.plan import render_plan
+from bot.remediation.plan import (
+    executable_on,
+    not_executable_reason,
+    parse_action,
+    render_plan,
+)
 from bot.remediation.service import (
     THIS_PROCESS,
     ProgressEvent,
@@ -112,11 +117,21 @@ async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
         "thresholds": config.thresholds,
         "clock": utc_now,
     }
+    action = parse_action(args.action)
     if args.dry_run:  # reads the FMC, writes nothing anywhere
         prepared = await prepare_remediation(entry.target, args.action, **common)
         print(render_plan(prepared.plan))
         print("\ndry run: nothing was run or changed")
+        if not prepared.plan.executable:
+            why = not_executable_reason(entry.target.kind, action)
+            print(f"fmccert will not run this plan: {why}")
         return 0
+    if not executable_on(entry.target.kind, action):
+        # Known from the config alone: refuse before connecting to anything (exit 3).
+        raise RemediationError(
+            f"{args.name} ({entry.target.kind.label}): "
+            f"{not_executable_reason(entry.target.kind, action)}"
+        )
     async with opened_store(config) as store:
         await sweep(config, store)
         try:

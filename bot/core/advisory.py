@@ -1,7 +1,10 @@
-"""The rules of Cisco defect CSCwo63951 (field notice FN74272).
+"""The rules of Cisco defect CSCwo63951 (field notices FN74272 for the FMC, FN74284 for FTD).
 
-Affected: FMC 7.6.0 and 7.7.0. First fixed: 7.6.1 and 7.7.10. Installing VDB build 406
-or later also renews the certificate (with cloud connectivity on).
+Affected: 7.6.0 and 7.7.0. First fixed: 7.6.1 and 7.7.10. Installing VDB build 406 or
+later also renews the certificate (with cloud connectivity on). Both notices give the
+same releases, VDB build, check command and certificate path, so one table serves both
+kinds; :func:`advisory_for` adds what differs for an FTD managed by FDM, and says which
+of its facts are not verified rather than guess them.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from bot.core.devices import DeviceKind
 from bot.core.expiry import Status
 
 AFFECTED_RELEASES: frozenset[str] = frozenset({"7.6.0", "7.7.0"})
@@ -73,3 +77,69 @@ def recommend_action(status: Status, affected: bool | None, vdb_build: int | Non
     if due:
         return Action.INVESTIGATE
     return Action.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class KindAdvisory:
+    """What the advisory says for one kind of device, and how its VDB gets installed."""
+
+    kind: DeviceKind
+    field_notice: str
+    affected: frozenset[str]
+    first_fixed: tuple[str, ...]
+    fixed_vdb_build: int
+    vdb_install: str  # how the VDB is installed on this kind, in words
+    note: str | None  # where this kind's path differs, for every output to show
+    unverified: tuple[str, ...]  # facts not confirmed for this kind: said, never guessed
+
+
+# FDM installs database updates (VDB, GeoDB, rules) itself: "Updating System Databases
+# and Feeds" in the FDM configuration guide, e.g. for 7.6:
+# https://www.cisco.com/c/en/us/td/docs/security/firepower/760/fdm/fptd-fdm-config-guide-760/fptd-fdm-mgmt.html
+FTD_NOTE = (
+    "FTD (FN74284): install the VDB through FDM (Device > Updates), not install_update.pl; "
+    "fmccert shows these steps and does not run them"
+)
+"""One line every output shows for an FTD, where its path differs from an FMC's."""
+
+_FTD_UNVERIFIED = (
+    "whether installing a VDB through FDM restarts Snort on the FTD (it does on devices an "
+    "FMC manages): plan for an inspection interruption",
+    "whether the renewal on an FTD needs FDM's cloud services (the FMC needs cloud "
+    "connectivity and telemetry)",
+    "whether `system lockdown` prints its own message for `expert` (fmccert reports any "
+    "answer that stays at `>`)",
+)
+
+_ADVISORIES: dict[DeviceKind, KindAdvisory] = {
+    DeviceKind.FMC: KindAdvisory(
+        kind=DeviceKind.FMC,
+        field_notice="FN74272",
+        affected=AFFECTED_RELEASES,
+        first_fixed=tuple(FIRST_FIXED.values()),
+        fixed_vdb_build=FIXED_VDB_BUILD,
+        vdb_install="expert mode: install_update.pl with the VDB package (fmccert can run it)",
+        note=None,
+        unverified=(),
+    ),
+    DeviceKind.FTD: KindAdvisory(
+        kind=DeviceKind.FTD,
+        field_notice="FN74284",
+        affected=AFFECTED_RELEASES,
+        first_fixed=tuple(FIRST_FIXED.values()),
+        fixed_vdb_build=FIXED_VDB_BUILD,
+        vdb_install="FDM: Device > Updates, Vulnerability Database (from the cloud or an upload)",
+        note=FTD_NOTE,
+        unverified=_FTD_UNVERIFIED,
+    ),
+}
+
+
+def advisory_for(kind: DeviceKind) -> KindAdvisory:
+    """The advisory as it applies to ``kind`` (same releases and VDB build for both)."""
+    return _ADVISORIES[kind]
+
+
+def kind_note(kind: DeviceKind) -> str | None:
+    """The short note outputs show for ``kind`` where its path differs (None for an FMC)."""
+    return _ADVISORIES[kind].note

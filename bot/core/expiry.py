@@ -18,6 +18,9 @@ class Status(enum.StrEnum):
     CRITICAL = "critical"
     EXPIRED = "expired"
     UNKNOWN = "unknown"  # could not be checked
+    # Read over the REST API only (no certificate): an affected release without VDB 406,
+    # so the certificate will not renew when it is due. Exit status 1, like a warning.
+    AT_RISK = "at_risk"
 
 
 @dataclass(frozen=True, slots=True)

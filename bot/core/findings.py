@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.core.advisory import Action, assess_release, recommend_action
+from bot.core.advisory import Action, assess_release, recommend_action, vdb_fixes_defect
 from bot.core.certificate import CertificateFacts
+from bot.core.devices import Access, DeviceKind
 from bot.core.expiry import Status, Thresholds, classify_expiry, days_left
 
 
@@ -21,6 +22,9 @@ class FmcFacts:
     model: str | None = None
     vdb_build: int | None = None
     certificate: CertificateFacts | None = None
+    # The FMC's "Talos Connectivity Status" health alarm as the REST API reports it
+    # (e.g. "critical: ..."), or None when not read.
+    talos_health: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class ProbeOutcome:
     facts: FmcFacts = FmcFacts()
     error: ErrorInfo | None = None
     transcript: str = ""  # redacted; never holds the password
+    access: Access = Access.SSH  # REST alone cannot read the certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +61,35 @@ class Finding:
     action: Action
     upgrade_to: str | None
     error: ErrorInfo | None
+    kind: DeviceKind = DeviceKind.FMC
+    access: Access = Access.SSH
 
 
 def assess_outcome(
-    name: str, host: str, outcome: ProbeOutcome, thresholds: Thresholds, now: datetime
+    name: str,
+    host: str,
+    outcome: ProbeOutcome,
+    thresholds: Thresholds,
+    now: datetime,
+    *,
+    kind: DeviceKind = DeviceKind.FMC,
 ) -> Finding:
-    """Turn a probe outcome into a Finding using the expiry policy and the advisory."""
+    """Turn a probe outcome into a Finding using the expiry policy and the advisory.
+
+    A REST-only read has no certificate: its status comes from the release and VDB
+    (``at_risk`` when the certificate cannot renew, else ``ok``; ``unknown`` when the
+    release is unknown or the read failed).
+    """
     cert = outcome.facts.certificate
-    if cert is None:
-        status, remaining = Status.UNKNOWN, None
-    else:
-        status = classify_expiry(cert.not_after, thresholds, now)
-        remaining = days_left(cert.not_after, now)
     release = assess_release(outcome.facts.version)
+    if cert is not None:
+        status = classify_expiry(cert.not_after, thresholds, now)
+        remaining: int | None = days_left(cert.not_after, now)
+    elif outcome.access is Access.REST and outcome.error is None and release.affected is not None:
+        at_risk = release.affected and not vdb_fixes_defect(outcome.facts.vdb_build)
+        status, remaining = (Status.AT_RISK if at_risk else Status.OK), None
+    else:
+        status, remaining = Status.UNKNOWN, None
     return Finding(
         name=name,
         host=host,
@@ -80,6 +101,36 @@ def assess_outcome(
         action=recommend_action(status, release.affected, outcome.facts.vdb_build),
         upgrade_to=release.upgrade_to,
         error=outcome.error,
+        kind=kind,
+        access=outcome.access,
+    )
+
+
+def merge_reads(over_ssh: ProbeOutcome, over_rest: ProbeOutcome) -> ProbeOutcome:
+    """One outcome of an ``access: both`` device from its SSH and its REST read.
+
+    The certificate (and so the status) comes from SSH alone; release and VDB from SSH,
+    else from REST; the Talos health alarm from REST (or why it could not be read). An
+    SSH failure stays the outcome's error: the certificate was not checked.
+    """
+    ssh, rest = over_ssh.facts, over_rest.facts
+    health = rest.talos_health
+    if over_rest.error is not None:
+        health = f"not read over REST ({over_rest.error.kind}: {over_rest.error.message})"
+    facts = FmcFacts(
+        version=ssh.version or rest.version,
+        build=ssh.build if ssh.version else rest.build,
+        model=ssh.model,
+        vdb_build=ssh.vdb_build if ssh.vdb_build is not None else rest.vdb_build,
+        certificate=ssh.certificate,
+        talos_health=health,
+    )
+    return ProbeOutcome(
+        checked_at=min(over_ssh.checked_at, over_rest.checked_at),
+        facts=facts,
+        error=over_ssh.error,
+        transcript=over_ssh.transcript,
+        access=Access.BOTH,
     )
 
 
@@ -109,6 +160,9 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "affected": finding.affected,
         "action": finding.action.value,
         "upgrade_to": finding.upgrade_to,
+        "kind": finding.kind.value,
+        "access": finding.access.value,
+        "talos_health": finding.facts.talos_health,
         "error": (
             {"kind": finding.error.kind, "message": finding.error.message}
             if finding.error
@@ -121,13 +175,14 @@ EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 
 
 def exit_status(findings: Iterable[Finding]) -> int:
-    """Monitoring-plugin exit status: 2 critical/expired, else 3 unknown, else 1 warning."""
+    """Monitoring-plugin exit status: 2 critical/expired, else 3 unknown, else 1 warning
+    (or at_risk: a REST read of a release whose certificate will not renew), else 0."""
     statuses = {finding.status for finding in findings}
     if statuses & {Status.CRITICAL, Status.EXPIRED}:
         return EXIT_CRITICAL
     if Status.UNKNOWN in statuses:
         return EXIT_UNKNOWN
-    if Status.WARNING in statuses:
+    if statuses & {Status.WARNING, Status.AT_RISK}:
         return EXIT_WARNING
     return EXIT_OK
 
@@ -179,6 +234,7 @@ def finding_from_record(data: Mapping[str, Any]) -> Finding:
             model=data.get("model"),
             vdb_build=data.get("vdb_build"),
             certificate=certificate,
+            talos_health=data.get("talos_health"),
         ),
         days_left=data.get("days_left"),
         affected=data.get("affected"),
@@ -189,4 +245,7 @@ def finding_from_record(data: Mapping[str, Any]) -> Finding:
             if error
             else None
         ),
+        # Records written before device kinds and REST existed are SSH reads of FMCs.
+        kind=DeviceKind(data.get("kind") or DeviceKind.FMC),
+        access=Access(data.get("access") or Access.SSH),
     )

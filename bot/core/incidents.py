@@ -59,11 +59,14 @@ VISIBLE_FIELDS: Final = (
     "error",
 )
 
-_ATTENTION: Final = frozenset({Status.WARNING, Status.CRITICAL, Status.EXPIRED, Status.UNKNOWN})
+_ATTENTION: Final = frozenset(
+    {Status.WARNING, Status.CRITICAL, Status.EXPIRED, Status.UNKNOWN, Status.AT_RISK}
+)
 _REMIND: Final = frozenset({Status.CRITICAL, Status.EXPIRED, Status.UNKNOWN})
 _RANK: Final[Mapping[str, int]] = {
     Status.OK: 0,
     Status.WARNING: 1,
+    Status.AT_RISK: 1,
     Status.CRITICAL: 2,
     Status.UNKNOWN: 2,
     Status.EXPIRED: 3,

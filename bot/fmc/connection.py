@@ -164,12 +164,33 @@ async def enter_expert(shell: FmcShell) -> bool:
     """
     landed = await shell.wait_for_prompt("login")
     if landed.prompt is PromptKind.CLISH:
-        if (await shell.run("expert", "expert")).prompt is not PromptKind.SHELL:
+        entered = await shell.run("expert", "expert")
+        if entered.prompt is PromptKind.CLISH:
+            # Still at `>`: the device has no expert mode for us, e.g. an FTD after
+            # `system lockdown` (`system lockdown-sensor` on older images). A search of
+            # public Cisco docs found no wording for what `expert` then prints, so any
+            # answer that stays at `>` counts, quoted as it came.
+            words = expert_refusal(command_output(entered.text, "expert"))
+            raise ProtocolError(
+                f"expert mode is unavailable on this device ({words}); fmccert reads the "
+                "certificate from expert mode only",
+                step="expert",
+            )
+        if entered.prompt is not PromptKind.SHELL:
             raise ProtocolError("`expert` did not lead to a shell prompt", step="expert")
         return True
     if landed.prompt is not PromptKind.SHELL:
         raise ProtocolError("the login ended at an unexpected password prompt", step="login")
     return False
+
+
+def expert_refusal(output: str) -> str:
+    """What the device said to ``expert``, one short printable line (or that it said nothing)."""
+    # CLISH marks the bad word with a caret line: keep only lines with words in them.
+    lines = [line.strip() for line in output.splitlines() if line.strip(" \t^")]
+    if not lines:
+        return "it answered `expert` with a new prompt and no message"
+    return sanitize_peer_text(" ".join(lines), limit=REASON_LIMIT)
 
 
 async def run_sudo_aware(

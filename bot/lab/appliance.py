@@ -1,5 +1,7 @@
 """From a :class:`Scenario` to the files, renderings and behaviour of one emulated FMC.
 
+An FTD (``kind="ftd"``, FN74284) keeps the same files at the same paths as an FMC.
+
 The FMC's files sit where a real one keeps them (``docs/fmc-facts.md``): ``ims.conf``,
 ``sf-version``, ``model.conf`` and ``vdb.conf`` under ``/etc/sf`` (readable by admin),
 and the Talos certificate under ``/var/sf/beaker3`` (root only, so reading it needs
@@ -30,9 +32,13 @@ CERT_LIFETIME = timedelta(days=425)  # the field notice's sample: Jan 30 2024 - 
 
 def fmc_files(scenario: Scenario, cert_pem: str | None) -> dict[str, str]:
     """The text files an FMC of this scenario holds, by absolute path."""
+    # FTDs are "sensors" to the Firepower software; 75 is the FTDv's model number.
+    model_type, model_number = ("SENSOR", 75) if scenario.kind == "ftd" else ("CONSOLE", 66)
     files = {
         SF_VERSION: f"{scenario.model} v{scenario.version} (build {scenario.build})\n",
-        MODEL_CONF: f'MODEL="{scenario.model}"\nMODEL_TYPE=CONSOLE\nMODEL_NUMBER=66\n',
+        MODEL_CONF: (
+            f'MODEL="{scenario.model}"\nMODEL_TYPE={model_type}\nMODEL_NUMBER={model_number}\n'
+        ),
         VDB_CONF: (
             "CURRENT_VERSION=4.5.0\n"
             f"CURRENT_BUILD={scenario.vdb_build}\n"
@@ -113,6 +119,8 @@ def build_shell_config(
         disk_free_mb=scenario.disk_free_mb,
         install_delay=install_delay,
         install_fails=scenario.install_fails,
+        kind=scenario.kind,
+        expert_disabled=scenario.expert_disabled,
     )
 
 

@@ -20,9 +20,15 @@ def spawn_lab(
     scenarios: Sequence[str] = (),
     command_delay: float = 0.0,
     timeout: float = 120.0,
+    rest: bool = False,
 ) -> subprocess.Popen[str]:
-    """Start a lab of ``count`` FMCs writing its config to ``config_path``; wait until ready."""
+    """Start a lab of ``count`` FMCs writing its config to ``config_path``; wait until ready.
+
+    With ``rest`` the FMCs serve their REST API too and the config reads them both ways.
+    """
     argv = [sys.executable, "-m", "bot", "lab", "--count", str(count)]
+    if rest:
+        argv += ["--rest", "--access", "both"]
     for scenario in scenarios:
         argv += ["--scenario", scenario]
     argv += ["--command-delay", str(command_delay), "--write-config", str(config_path)]

@@ -1,5 +1,9 @@
 """The catalog of emulated FMC behaviours, each with what fmccert must report for it.
 
+Some scenarios play an FTD managed locally by FDM (``kind="ftd"``, field notice FN74284):
+the same defect, files and check, with an FTD's banner and habits, and a remediation
+fmccert refuses to run (FDM installs a VDB itself).
+
 A :class:`Scenario` is plain data: the release and VDB an emulated FMC runs, how many
 days its Talos certificate has left, and how its SSH session behaves (CLISH or bash,
 sudo lecture, ANSI prompts, hangs, noise...). The ``expect_*`` fields are the finding a
@@ -14,8 +18,8 @@ end on it:
 - ``renewed``: the VDB installs and the Talos certificate is replaced by a new one;
 - ``not_renewed``: the VDB installs but the certificate stays (no cloud connectivity);
 - ``failed``: the install fails (``install_update.pl`` exits 1) or the upload is cut;
-- ``refused``: the runner must not start (the VDB is already 406 or later, or the
-  finding's action is not ``vdb-update``: not affected, fixed release);
+- ``refused``: the runner must not start (the VDB is already 406 or later, the
+  finding's action is not ``vdb-update``: not affected, fixed release; or an FTD);
 - ``n/a``: the probe itself fails first (auth, timeout, host key, unreachable, protocol).
 """
 
@@ -36,6 +40,11 @@ FIXING_VDB_BUILD = 406
 ``bot.core``: the lab is the independent reference the core's rules are tested against."""
 
 _FMC_VMWARE = "Cisco Secure Firewall Management Center for VMware"
+# FTD model strings: 7.x images say "Secure Firewall", older ones "Firepower" (match loosely).
+FTD_VMWARE = "Cisco Secure Firewall Threat Defense for VMware"
+FTD_VMWARE_OLD = "Cisco Firepower Threat Defense for VMware"
+KINDS = ("fmc", "ftd")
+"""Every value of :attr:`Scenario.kind` (``bot.core.devices.DeviceKind``'s values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +79,20 @@ class Scenario:
     install_fails: bool = False  # install_update.pl fails verification at once, exit 1
     upload_cut: bool = False  # the SFTP server drops the connection halfway through a file
     disk_free_mb: int = 30000  # free space on /Volume (df /var/sf/updates)
+    # "ftd": an FTD managed locally by FDM (field notice FN74284): FX-OS banner lines,
+    # written as `kind: ftd` in the lab's config. Plain text: the lab imports no bot.core.
+    kind: str = "fmc"
+    expert_disabled: bool = False  # FTD after `system lockdown`: `expert` is gone from CLISH
 
     @property
     def expect_remediation(self) -> str:
         """How a VDB 406 remediation must end here: renewed|not_renewed|failed|refused|n/a."""
         if self.expect_error in _EARLY_ERRORS:
             return "n/a"
+        if self.kind == "ftd":
+            # FDM installs a VDB through its own update mechanism: fmccert shows the manual
+            # steps (--dry-run) and refuses to run them.
+            return "refused"
         if self.expect_action != "vdb-update" or self.vdb_build >= FIXING_VDB_BUILD:
             return "refused"
         if self.install_fails or self.upload_cut:
@@ -290,6 +307,49 @@ _SCENARIOS: tuple[Scenario, ...] = (
         version="7.4.2",
         build="172",
         listening=False,
+    ),
+    Scenario(
+        name="ftd-affected-760",
+        description=(
+            "FTD 7.6.0 (FDM) with VDB 400, certificate expires in 12 days; FX-OS banner,"
+            " sudo lecture, cwd /opt/cisco/platform"
+        ),
+        expect_status="warning",
+        expect_error=None,
+        expect_action="vdb-update",
+        kind="ftd",
+        model=FTD_VMWARE,
+        cert_days_left=12.0,
+        lecture=True,
+        cwd="/opt/cisco/platform",
+    ),
+    Scenario(
+        name="ftd-fixed-761",
+        description="FTD 7.6.1 (FDM), the first fixed 7.6 release, certificate good",
+        expect_status="ok",
+        expect_error=None,
+        expect_action="none",
+        kind="ftd",
+        model=FTD_VMWARE_OLD,
+        version="7.6.1",
+        build="61",
+        lecture=True,
+        cwd="/opt/cisco/platform",
+    ),
+    Scenario(
+        name="ftd-lockdown",
+        description=(
+            "FTD 7.6.1 after `system lockdown`: CLISH has no `expert`, so nothing can be"
+            " read (protocol: expert mode is unavailable)"
+        ),
+        expect_status="unknown",
+        expect_error="protocol",
+        expect_action="none",
+        kind="ftd",
+        model=FTD_VMWARE,
+        version="7.6.1",
+        build="61",
+        expert_disabled=True,
     ),
 )
 

@@ -15,6 +15,10 @@ place), backed by a real per-host directory under the lab's temp dir that the sh
 ``stop_host`` takes one host off the network (new connections are refused, open ones
 dropped) and ``start_host`` brings it back on the same port with the same host key and
 state, so a check sees an FMC go unreachable and recover.
+
+With ``rest=True`` each FMC also serves its REST API over HTTPS (:mod:`bot.lab.rest`, a
+self-signed certificate per host from :mod:`bot.lab.tls`) on ``LabHost.rest_port``, from
+the same state; ``stop_host``/``start_host`` take it down and up with the SSH side.
 """
 
 from __future__ import annotations
@@ -42,12 +46,17 @@ from bot.fmc.target import DEFAULT_CERT_PATH
 from bot.lab import editor_cache
 from bot.lab.appliance import build_shell_config, vdb_install_hook
 from bot.lab.packages import DEFAULT_PACKAGE_SIZE, vdb_package_name, write_vdb_package
+from bot.lab.rest import REST_USERNAME, LabRestHost
 from bot.lab.scenarios import Scenario
 from bot.lab.shell import UPDATES_DIR, FmcHost, FmcShellConfig, run_exec, run_interactive
+from bot.lab.tls import make_tls_identity
 
 LAB_USERNAME = "admin"
 PASSWORD_FILE = "lab.password"  # noqa: S105 (a file name, not a password)
 KNOWN_HOSTS_FILE = "known_hosts"
+REST_CA_FILE = "lab-rest-ca.pem"
+"""The bundle of every lab host's self-signed REST certificate ``write_config`` writes."""
+ACCESS_MODES = ("ssh", "rest", "both")
 _CLOSE_TIMEOUT = 2.0
 UPLOAD_CUT_BYTES = DEFAULT_PACKAGE_SIZE // 2
 """An ``upload_cut`` host drops the connection once one SFTP file holds this many bytes."""
@@ -64,6 +73,7 @@ class LabHost:
     port: int
     scenario: Scenario
     known_hosts_line: str  # "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
+    rest_port: int | None = None  # the REST API's HTTPS port (lab started with rest=True, FMCs)
 
 
 class _ProcessTerminal:
@@ -312,6 +322,7 @@ class RunningLab:
         states: dict[str, FmcHost] | None = None,
         workdir: Path | None = None,
         listeners: dict[str, _HostListener] | None = None,
+        rest_hosts: dict[str, LabRestHost] | None = None,
     ):
         self.hosts = hosts
         self.password = password
@@ -322,6 +333,7 @@ class RunningLab:
         self._states = states if states is not None else {}
         self._workdir = workdir
         self._listeners = listeners if listeners is not None else {}
+        self._rest = rest_hosts if rest_hosts is not None else {}
 
     def host(self, name: str) -> LabHost:
         """The host called ``name``; LabError when there is none."""
@@ -342,6 +354,9 @@ class RunningLab:
         Stopping a stopped host does nothing.
         """
         listener = self._listener(name)
+        rest = self._rest.get(name)
+        if rest is not None:
+            await rest.stop()
         acceptor, listener.acceptor = listener.acceptor, None
         if acceptor is None:
             return
@@ -361,9 +376,18 @@ class RunningLab:
         Starting a serving host does nothing; LabError when the port is taken meanwhile.
         """
         listener = self._listener(name)
+        lab_host = self.host(name)
+        rest = self._rest.get(name)
+        if rest is not None and not rest.is_serving and lab_host.rest_port is not None:
+            try:
+                await rest.start(lab_host.rest_port)
+            except OSError as exc:
+                raise LabError(
+                    f"could not restart the REST API of lab host {name} on "
+                    f"{lab_host.host}:{lab_host.rest_port}: {exc}"
+                ) from None
         if listener.acceptor is not None:
             return
-        lab_host = self.host(name)
         try:
             acceptor = await listener.serve(lab_host.port)
         except OSError as exc:
@@ -379,6 +403,18 @@ class RunningLab:
         if listener is None:
             raise LabError(f"lab host {name} never listens (its scenario is a closed port)")
         return listener
+
+    def rest_server(self, name: str) -> LabRestHost:
+        """The REST API of host ``name`` (its behaviours, sessions and request record).
+
+        LabError when the lab was started without ``rest=True`` or the host has none (an
+        FTD, a closed port).
+        """
+        self.host(name)
+        rest = self._rest.get(name)
+        if rest is None:
+            raise LabError(f"lab host {name} serves no REST API (start the lab with rest=True)")
+        return rest
 
     def shell_config(self, name: str) -> FmcShellConfig:
         """The session config (files, certificate, behaviour) the host ``name`` started with."""
@@ -432,9 +468,21 @@ class RunningLab:
         command_timeout: float = 5,
         host_timeout: float = 30,
         concurrency: int = 50,
+        access: str = "ssh",
+        rest_ca: bool = True,
     ) -> None:
         """Write the fmccert YAML config and, next to it, ``known_hosts``, ``lab.password``
-        and a fake VDB 406 package the config's ``remediation:`` section names."""
+        and a fake VDB 406 package the config's ``remediation:`` section names.
+
+        ``access`` ``rest`` or ``both`` (a lab started with ``rest=True``) reads every FMC
+        that way (FTDs stay on SSH: they have no FMC REST API) as the user ``api-user``
+        with the lab password; with ``rest_ca`` the config trusts the bundle of the hosts'
+        self-signed certificates (``lab-rest-ca.pem``), else the system's CAs only.
+        """
+        if access not in ACCESS_MODES:
+            raise LabError(f"access must be one of {', '.join(ACCESS_MODES)}, not {access!r}")
+        if access != "ssh" and not self._rest:
+            raise LabError(f"access: {access} needs a lab started with rest=True")
         directory = path.parent
         directory.mkdir(parents=True, exist_ok=True)
         trusted = [h.known_hosts_line for h in self.hosts if h.scenario.host_key_trusted]
@@ -446,12 +494,19 @@ class RunningLab:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.password + "\n")
         package = write_vdb_package(directory / vdb_package_name())
+        defaults: dict[str, Any] = {
+            "username": LAB_USERNAME,
+            "password_file": PASSWORD_FILE,
+            "known_hosts": KNOWN_HOSTS_FILE,
+        }
+        if access != "ssh":
+            defaults["rest"] = {"username": REST_USERNAME, "password_file": PASSWORD_FILE}
+            if rest_ca:
+                bundle = "".join(rest.tls.cert_pem for rest in self._rest.values())
+                (directory / REST_CA_FILE).write_text(bundle, encoding="ascii")
+                defaults["rest"]["ca_file"] = REST_CA_FILE
         document = {
-            "defaults": {
-                "username": LAB_USERNAME,
-                "password_file": PASSWORD_FILE,
-                "known_hosts": KNOWN_HOSTS_FILE,
-            },
+            "defaults": defaults,
             "thresholds": {"warning_days": 30, "critical_days": 7},
             "ssh": {
                 "concurrency": concurrency,
@@ -466,6 +521,8 @@ class RunningLab:
                     "host": h.host,
                     "port": h.port,
                     "tags": ["lab", h.scenario.name],
+                    **({"kind": "ftd"} if h.scenario.kind == "ftd" else {}),  # FN74284 FTDs
+                    **_access_keys(h, access),
                 }
                 for h in self.hosts
             ],
@@ -485,6 +542,7 @@ class RunningLab:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), _CLOSE_TIMEOUT)
         self._servers.clear()
+        await asyncio.gather(*(rest.stop() for rest in self._rest.values()))
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -499,6 +557,13 @@ class RunningLab:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _access_keys(host: LabHost, access: str) -> dict[str, Any]:
+    # Per host: an FTD (no rest_port) keeps the default, SSH.
+    if access == "ssh" or host.rest_port is None:
+        return {}
+    return {"access": access, "rest": {"port": host.rest_port}}
 
 
 def _lab_clock(now: datetime) -> Callable[[], datetime]:
@@ -516,10 +581,12 @@ async def start_lab(
     install_delay: float = 2.0,
     now: datetime,
     name_prefix: str = "lab-fmc",
+    rest: bool = False,
 ) -> RunningLab:
     """Start one SSH server per scenario on ``host``; certificates are dated from ``now``.
 
-    ``install_delay`` is how many seconds a VDB install takes on every host.
+    ``install_delay`` is how many seconds a VDB install takes on every host. With ``rest``
+    every FMC (not an FTD) also serves the FMC REST API over HTTPS on ``rest_port``.
     """
     editor_cache.install()  # hundreds of PTY sessions: share the editor's regex
     if not scenarios:
@@ -560,12 +627,36 @@ async def start_lab(
     connections: set[Any] = set()
     servers: list[asyncssh.SSHAcceptor] = []
     listeners: dict[str, _HostListener] = {}
+    rest_hosts: dict[str, LabRestHost] = {}
+
+    async def start_rest(name: str, scenario: Scenario) -> int | None:
+        if not rest or scenario.kind != "fmc":
+            return None  # an FTD managed by FDM has no FMC REST API
+        if not scenario.listening:
+            return _closed_port(host)
+        tls = make_tls_identity(name, host, workdir / name / "rest", now=now)
+        api = LabRestHost(
+            name,
+            host=host,
+            scenario=scenario,
+            state=states[name],
+            password=password,
+            clock=clock,
+            tls=tls,
+        )
+        try:
+            rest_port = await api.start(0)
+        except OSError as exc:
+            raise LabError(f"could not start the REST API of lab host {name}: {exc}") from None
+        rest_hosts[name] = api
+        return rest_port
 
     async def start_one(name: str, scenario: Scenario) -> LabHost:
         key = asyncssh.generate_private_key("ssh-ed25519")
         if not scenario.listening:
             port = _closed_port(host)
-            return LabHost(name, host, port, scenario, _public_line(key, host, port))
+            line = _public_line(key, host, port)
+            return LabHost(name, host, port, scenario, line, await start_rest(name, scenario))
         cut_after = UPLOAD_CUT_BYTES if scenario.upload_cut else None
         host_connections: set[Any] = set()
 
@@ -593,7 +684,8 @@ async def start_lab(
         servers.append(server)
         listeners[name] = _HostListener(serve, server, host_connections)
         port = server.get_port()
-        return LabHost(name, host, port, scenario, _public_line(key, host, port))
+        line = _public_line(key, host, port)
+        return LabHost(name, host, port, scenario, line, await start_rest(name, scenario))
 
     results = await asyncio.gather(
         *(start_one(name, scenario) for name, scenario in zip(names, scenarios, strict=True)),
@@ -603,8 +695,12 @@ async def start_lab(
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:
         # Never leave half a lab listening: stop what started, then report the first failure.
-        await RunningLab([], password, now, servers, connections, configs, states, workdir).close()
+        await RunningLab(
+            [], password, now, servers, connections, configs, states, workdir,
+            rest_hosts=rest_hosts,
+        ).close()  # fmt: skip
         raise failures[0]
     return RunningLab(
-        hosts, password, now, servers, connections, configs, states, workdir, listeners
-    )
+        hosts, password, now, servers, connections, configs, states, workdir, listeners,
+        rest_hosts,
+    )  # fmt: skip

@@ -9,7 +9,9 @@ in-process asyncssh lab (``bot.lab.server``) and in-memory tests, through the sm
 What it emulates (``docs/fmc-facts.md`` is the spec):
 
 - a banner (``Last login:``, copyright block, ``Cisco ... v7.6.0 (build 36)``), then
-  CLISH ``> `` or, with ``clish`` off, straight to the bash prompt;
+  CLISH ``> `` or, with ``clish`` off, straight to the bash prompt; an FTD (``kind``
+  ``"ftd"``) adds its ``Cisco Firepower Extensible Operating System (FX-OS) ...`` line;
+- an FTD after ``system lockdown`` (``expert_disabled``): CLISH has no ``expert``;
 - CLISH: ``expert``, ``show version``, ``help``, ``exit``/``logout``; anything else is
   an invalid-input error;
 - bash (``admin@firepower:~$ ``): ``cat``, ``ls``, ``test``, ``openssl x509``, ``sudo``
@@ -139,6 +141,8 @@ class FmcShellConfig:
     disk_free_mb: int = 30000  # free space on /Volume before any upload
     install_delay: float = 2.0  # seconds install_update.pl takes in the background
     install_fails: bool = False  # install_update.pl rejects every package at once
+    kind: str = "fmc"  # "ftd": an FTD managed by FDM (FX-OS line in the banner)
+    expert_disabled: bool = False  # FTD `system lockdown`: `expert` is no CLISH command
 
     def to_json(self) -> str:
         """This config as a JSON document."""
@@ -281,8 +285,18 @@ class Terminal(Protocol):
         ...
 
 
+def fxos_line(config: FmcShellConfig) -> str:
+    """The FX-OS line an FTD prints above its own version (FTD 7.x runs FX-OS 2.(10+x))."""
+    parts = config.version.split(".")
+    minor = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    build = 100 + int(config.build) if config.build.isdigit() else 100
+    return (
+        f"Cisco Firepower Extensible Operating System (FX-OS) v2.{10 + minor}.0 (build {build})\n"
+    )
+
+
 def banner(config: FmcShellConfig) -> str:
-    """What an FMC prints right after login, before the first prompt."""
+    """What an FMC (or an FTD) prints right after login, before the first prompt."""
     return (
         f"Last login: {config.last_login}\n"
         "\n"
@@ -290,7 +304,8 @@ def banner(config: FmcShellConfig) -> str:
         "Cisco is a registered trademark of Cisco Systems, Inc.\n"
         "All other trademarks are property of their respective owners.\n"
         "\n"
-        f"{config.product} v{config.version} (build {config.build})\n"
+        + (fxos_line(config) if config.kind == "ftd" else "")
+        + f"{config.product} v{config.version} (build {config.build})\n"
         "\n"
     )
 
@@ -302,7 +317,7 @@ def show_version(config: FmcShellConfig, vdb_build: int | None = None) -> str:
     vdb = str(vdb_build) if vdb_build is not None else "unknown"
     return (
         f"{rule}[ {config.hostname} ]{rule}\n"
-        f"Model                     : {config.product} (66) "
+        f"Model                     : {config.product} ({75 if config.kind == 'ftd' else 66}) "
         f"Version {config.version} (Build {config.build})\n"
         "UUID                      : 5c1e7d4a-0f3b-11ef-9a3b-1f2e3d4c5b6a\n"
         f"VDB version               : {vdb}\n"
@@ -391,7 +406,12 @@ class _Session:
             command = " ".join(words)
             if command in ("exit", "logout"):
                 return 0
-            if command == "expert":
+            if command == "expert" and self.config.expert_disabled:
+                # `system lockdown` removes the command (unverified wording: a real FTD
+                # may say more); CLISH answers as for any command it does not have.
+                self.write(f"{' ' * len(self.clish_prompt())}^\n")
+                self.write("% Invalid Input Detected at '^' marker.\n")
+            elif command == "expert":
                 self.write(EXPERT_NOTICE)
                 await self.bash(_Shell(root=False, cwd=self.config.cwd))
                 if self.eof:
@@ -399,7 +419,10 @@ class _Session:
             elif command == "show version":
                 self.write(show_version(self.config, self.host.vdb_build))
             elif command in ("help", "?"):
-                self.write(_CLISH_HELP)
+                shown = _CLISH_HELP.splitlines(keepends=True)
+                if self.config.expert_disabled:
+                    shown = [line for line in shown if not line.lstrip().startswith("expert")]
+                self.write("".join(shown))
             else:
                 self.write(f"{' ' * len(self.clish_prompt())}^\n")
                 self.write("% Invalid Input Detected at '^' marker.\n")

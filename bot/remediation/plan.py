@@ -5,6 +5,11 @@ site's settings and the inspected VDB package into a :class:`Plan`, or raises
 :class:`RemediationError` with the plain reason the action cannot apply.
 :func:`render_plan` prints exactly what would run (``--dry-run``, approval requests).
 
+An FTD managed by FDM (field notice FN74284) installs its VDB through FDM's own update
+mechanism, not ``install_update.pl``: for it :func:`build_plan` returns a manual plan
+(``executable`` False) that lists the FDM steps, and :func:`executable_on` says that
+fmccert runs nothing there. ``--dry-run`` prints it; running it is refused.
+
 Step names are stable: they are the keys a site uses in ``remediation.steps`` to replace
 a step's command or timeout. Command templates may use the placeholders
 ``{updates_dir} {package_path} {package_name} {package_build} {cert_path}``; values are
@@ -22,7 +27,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.core.advisory import FIXED_VDB_BUILD, Action
+from bot.core.advisory import FIXED_VDB_BUILD, Action, advisory_for
+from bot.core.devices import DeviceKind
 from bot.core.findings import Finding
 from bot.errors import RemediationError
 from bot.fmc.target import DEFAULT_CERT_PATH
@@ -73,6 +79,7 @@ class StepKind(enum.StrEnum):
     UPLOAD = "upload"  # SFTP a local file to the FMC, unless already there
     WAIT = "wait"  # repeat a command every `interval` until its checks pass
     VERIFY = "verify"  # fresh probe; compare the certificate with the one before
+    MANUAL = "manual"  # done by a person (FDM on an FTD); fmccert never runs it
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,9 @@ class Plan:
     steps: tuple[Step, ...]
     package: VdbPackage | None
     notice: str  # what an approver must know before saying yes
+    kind: DeviceKind = DeviceKind.FMC
+    # False: the steps are for a person (an FTD's FDM); fmccert refuses to run the plan.
+    executable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,30 @@ class CheckResult:
     passed: bool
     reason: str  # one line
     value: float | None = None
+
+
+def executable_on(kind: DeviceKind, action: Action) -> bool:
+    """Can fmccert run ``action`` itself on a device of ``kind`` (and so offer to)?
+
+    Only on an FMC, and only the offered actions. On an FTD managed by FDM the VDB is
+    installed through FDM's own update mechanism, which fmccert does not drive; and no
+    restart command is known for it.
+    """
+    return kind is DeviceKind.FMC and action in OFFERED_ACTIONS
+
+
+def not_executable_reason(kind: DeviceKind, action: Action) -> str:
+    """One line saying why fmccert does not run ``action`` on ``kind`` (see executable_on)."""
+    if kind is DeviceKind.FTD:
+        if action is Action.VDB_UPDATE:
+            return (
+                "an FTD managed by FDM installs its VDB through FDM (Device > Updates), not "
+                "install_update.pl, so fmccert does not run a vdb-update there; "
+                "see the manual steps with --dry-run"
+            )
+        return f"fmccert runs no {action.value} on an FTD (FN74284): see --dry-run for a fix"
+    offered = ", ".join(a.value for a in OFFERED_ACTIONS)
+    return f"the {action.value} action runs nothing; fmccert can run: {offered}"
 
 
 def parse_action(action: Action | str) -> Action:
@@ -177,10 +211,8 @@ def _next_fix(finding: Finding) -> str:
     return TAC
 
 
-def applicability_problem(
-    action: Action, finding: Finding, package: VdbPackage | None
-) -> str | None:
-    """Why ``action`` cannot fix this FMC as probed (None when it can); also the precheck."""
+def _unreadable_problem(finding: Finding) -> str | None:
+    """Why no fix can be judged for this device as probed: not checked, or release unknown."""
     if finding.error is not None and finding.error.kind not in FIXABLE_ERROR_KINDS:
         return (
             f"{finding.name} could not be checked ({finding.error.kind}: {finding.error.message})"
@@ -190,6 +222,16 @@ def applicability_problem(
             f"the software release of {finding.name} is unknown, "
             "so fmccert cannot tell whether a fix applies"
         )
+    return None
+
+
+def applicability_problem(
+    action: Action, finding: Finding, package: VdbPackage | None
+) -> str | None:
+    """Why ``action`` cannot fix this FMC as probed (None when it can); also the precheck."""
+    unreadable = _unreadable_problem(finding)
+    if unreadable is not None:
+        return unreadable
     if action is Action.VDB_UPDATE:
         if package is None:
             return "no VDB package is configured (remediation.vdb_package)"
@@ -379,6 +421,85 @@ def _restart_steps(settings: RemediationSettings) -> list[Step]:
     ]
 
 
+def _ftd_problem(finding: Finding) -> str | None:
+    """Why a VDB update is not the fix for this FTD as probed (None when it is)."""
+    tac = TAC.replace("FN74272", "FN74284")
+    unreadable = _unreadable_problem(finding)
+    if unreadable is not None:
+        return unreadable
+    if finding.affected is not True:
+        return (
+            f"{finding.name} runs FTD {finding.facts.version}, which CSCwo63951 does not affect: "
+            f"a VDB update is not its fix (its certificate should renew on its own; if not, {tac})"
+        )
+    installed = finding.facts.vdb_build
+    if installed is None:
+        return f"the installed VDB build of {finding.name} is unknown (vdb.conf unreadable)"
+    if installed >= FIXED_VDB_BUILD:
+        where = f"upgrade to {finding.upgrade_to} or {tac}" if finding.upgrade_to else tac
+        return (
+            f"{finding.name} already runs VDB build {installed}: a VDB update won't renew the "
+            f"certificate; {where}"
+        )
+    return None
+
+
+def _ftd_manual_plan(action: Action, finding: Finding, package: VdbPackage | None) -> Plan:
+    """The FDM steps a person takes on an FTD: shown by --dry-run, never run by fmccert."""
+    if action is not Action.VDB_UPDATE:
+        raise RemediationError(not_executable_reason(DeviceKind.FTD, action))
+    problem = _ftd_problem(finding)
+    if problem is not None:
+        raise RemediationError(problem)
+    build = advisory_for(DeviceKind.FTD).fixed_vdb_build
+    upload = (
+        f"or upload {package.name} (sha256 {package.sha256})"
+        if package is not None
+        else f"or upload a VDB package of build {build} or later from software.cisco.com"
+    )
+    fallback = f"upgrade to {finding.upgrade_to} or " if finding.upgrade_to else ""
+    steps = (
+        Step(
+            name="fdm-install-vdb",
+            kind=StepKind.MANUAL,
+            description=(
+                f"In FDM on {finding.name}, open Device > Updates; under Vulnerability "
+                f"Database (VDB) choose Update from Cloud {upload}, to install VDB build "
+                f"{build} or later."
+            ),
+        ),
+        Step(
+            name="fdm-wait-for-vdb",
+            kind=StepKind.MANUAL,
+            description=(
+                f"Wait until Device > Updates shows VDB build {build} or later; deploy pending "
+                "changes if FDM asks. Unverified for FTD: whether the install restarts Snort "
+                "(plan for an inspection interruption)."
+            ),
+        ),
+        Step(
+            name="verify-certificate",
+            kind=StepKind.MANUAL,
+            description=(
+                f"Run `fmccert check {finding.name}`: the certificate's expiry must have moved "
+                f"(FN74284). If it has not, {fallback}{TAC.replace('FN74272', 'FN74284')}."
+            ),
+        ),
+    )
+    return Plan(
+        action=action,
+        fmc=finding.name,
+        steps=steps,
+        package=package,
+        notice=(
+            "Manual plan: an FTD managed by FDM installs its VDB through FDM, so fmccert "
+            "does not run these steps. Unverified for FTD: whether the install restarts Snort."
+        ),
+        kind=DeviceKind.FTD,
+        executable=False,
+    )
+
+
 def build_plan(
     action: Action | str,
     finding: Finding,
@@ -387,8 +508,13 @@ def build_plan(
     *,
     cert_path: str = DEFAULT_CERT_PATH,
 ) -> Plan:
-    """The plan for ``action`` on the FMC of ``finding``; RemediationError when it cannot apply."""
+    """The plan for ``action`` on the FMC of ``finding``; RemediationError when it cannot apply.
+
+    For an FTD it is the manual FDM plan (``executable`` False), never one fmccert runs.
+    """
     chosen = parse_action(action)
+    if finding.kind is DeviceKind.FTD:
+        return _ftd_manual_plan(chosen, finding, package)
     if chosen not in OFFERED_ACTIONS:
         raise _refuse_not_runnable(chosen, finding)
     unknown = sorted(set(settings.step_overrides) - STEP_NAMES)
@@ -515,9 +641,13 @@ def _render_step(index: int, step: Step) -> list[str]:
     return lines
 
 
+def _render_manual_step(index: int, step: Step) -> list[str]:
+    return [f"{index}. {step.name} [by hand; fmccert does not run it]", f"   {step.description}"]
+
+
 def render_plan(plan: Plan) -> str:
     """The plan as text: every step with its exact command or transfer and its timeout."""
-    lines = [f"Plan: {plan.action.value} on {plan.fmc}"]
+    lines = [f"Plan: {plan.action.value} on {plan.fmc} ({plan.kind.label})"]
     if plan.package is not None:
         pkg = plan.package
         lines.append(
@@ -525,6 +655,10 @@ def render_plan(plan: Plan) -> str:
             f"sha256 {pkg.sha256})"
         )
     lines.append(f"Notice: {plan.notice}")
+    if not plan.executable:
+        for index, step in enumerate(plan.steps, start=1):
+            lines += _render_manual_step(index, step)
+        return "\n".join(lines)
     lines.append(STATUS_NOTE)
     for index, step in enumerate(plan.steps, start=1):
         lines += _render_step(index, step)
@@ -537,6 +671,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     return {
         "action": plan.action.value,
         "fmc": plan.fmc,
+        "kind": plan.kind.value,
+        "executable": plan.executable,
         "notice": plan.notice,
         "package": (
             {

@@ -176,8 +176,9 @@ class PlanRunner:
     async def _read_facts(self) -> Finding:
         outcome = await self._probe(self._target, self._timeouts, clock=self._clock)
         return assess_outcome(
-            self._target.name, self._target.host, outcome, self._thresholds, outcome.checked_at
-        )
+            self._target.name, self._target.host, outcome, self._thresholds, outcome.checked_at,
+            kind=self._target.kind,
+        )  # fmt: skip
 
     async def _precheck(self) -> StepReport:
         finding = await self._read_facts()

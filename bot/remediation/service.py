@@ -34,6 +34,7 @@ from typing import Any
 
 from bot.core.advisory import Action
 from bot.core.approval import nothing_to_do_reason
+from bot.core.devices import DeviceKind
 from bot.core.expiry import Thresholds
 from bot.core.findings import Finding, assess_outcome
 from bot.core.incidents import needs_attention
@@ -45,6 +46,8 @@ from bot.remediation.plan import (
     Plan,
     Step,
     build_plan,
+    executable_on,
+    not_executable_reason,
     parse_action,
     plan_to_dict,
     settings_problem,
@@ -201,16 +204,29 @@ async def prepare_remediation(
     clock: Clock,
     probe: Prober = probe_fmc,
 ) -> Prepared:
-    """Probe the FMC and build the plan; RemediationError when the action cannot apply."""
+    """Probe the FMC and build the plan; RemediationError when the action cannot apply.
+
+    On an FTD the plan is the manual FDM one (``plan.executable`` False): it needs no VDB
+    package configured, and :func:`execute_remediation` refuses to run it.
+    """
     chosen = parse_action(action)
-    problem = settings_problem(chosen, settings)
+    if not target.access.uses_ssh:
+        raise RemediationError(
+            f"{target.name} is read over the FMC REST API only (access: rest), and a fix "
+            "runs over SSH: set its access to both (or ssh) to remediate it"
+        )
+    if target.kind is DeviceKind.FTD and chosen is not Action.VDB_UPDATE:
+        raise RemediationError(not_executable_reason(target.kind, chosen))
+    problem = settings_problem(chosen, settings) if target.kind is DeviceKind.FMC else None
     if problem is not None:
         raise RemediationError(problem)  # no need to connect to say so
     package = None
     if chosen is Action.VDB_UPDATE and settings.vdb_package is not None:
         package = await asyncio.to_thread(inspect_vdb_package, settings.vdb_package)
     outcome = await probe(target, timeouts, clock=clock)
-    finding = assess_outcome(target.name, target.host, outcome, thresholds, outcome.checked_at)
+    finding = assess_outcome(
+        target.name, target.host, outcome, thresholds, outcome.checked_at, kind=target.kind
+    )
     if finding.error is None and not needs_attention(finding):
         # Checked before the plan's own refusals, which would send people to Cisco TAC.
         raise NothingToDoError(nothing_to_do_reason(finding))
@@ -539,6 +555,9 @@ async def execute_remediation(
     plan = prepared.plan
     if plan.fmc != target.name:
         raise RemediationError(f"the plan is for {plan.fmc}, not {target.name}")
+    if not plan.executable or not executable_on(target.kind, plan.action):
+        # Never pretend: an FTD's plan is for a person in FDM, not for this runner.
+        raise RemediationError(not_executable_reason(target.kind, plan.action))
     process._starting += 1
     try:
         run = await store.begin_run(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +30,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.core.advisory import FIXED_VDB_BUILD, Action
+from bot.core.advisory import FIXED_VDB_BUILD, Action, kind_note
 from bot.core.approval import ApprovalRequest, ApprovalStatus
+from bot.core.devices import DeviceKind
 from bot.core.expiry import Status
 from bot.core.expiry import days_left as days_until
 from bot.core.findings import Finding
@@ -84,14 +85,16 @@ STATUS_EMOJI: Mapping[Status, str] = {
     Status.CRITICAL: ":red_circle:",
     Status.EXPIRED: ":x:",
     Status.UNKNOWN: ":grey_question:",
+    Status.AT_RISK: ":large_orange_diamond:",
 }
-# Worst first: expired, critical, could-not-check, warning, ok.
+# Worst first: expired, critical, could-not-check, warning, at risk, ok.
 _SEVERITY: Mapping[Status, int] = {
     Status.EXPIRED: 0,
     Status.CRITICAL: 1,
     Status.UNKNOWN: 2,
     Status.WARNING: 3,
-    Status.OK: 4,
+    Status.AT_RISK: 4,
+    Status.OK: 5,
 }
 _STATE_EMOJI: Mapping[str, str] = {
     ProgressState.STARTED: ":hourglass_flowing_sand:",
@@ -353,9 +356,19 @@ def _affected(finding: Finding) -> str:
     return {True: "yes", False: "no", None: "unknown"}[finding.affected]
 
 
+def _kind_tag(finding: Finding) -> str:
+    """`` (FTD)`` after an FTD's name; nothing for an FMC, the usual case."""
+    return f" ({finding.kind.label})" if finding.kind is not DeviceKind.FMC else ""
+
+
 def fix_in_words(finding: Finding) -> str:
-    """The recommended fix for one FMC as a sentence (mrkdwn, escaped)."""
+    """The recommended fix for one FMC (or FTD) as a sentence (mrkdwn, escaped)."""
     action = finding.action
+    note = kind_note(finding.kind)
+    if note is not None and action is not Action.NONE:
+        # An FTD's path differs (FDM installs its VDB): say so rather than offer a run.
+        base = fix_in_words(replace(finding, kind=DeviceKind.FMC))
+        return f"{base}. _{escape(note)}_"
     if action is Action.VDB_UPDATE:
         return f"Update the VDB to build {FIXED_VDB_BUILD} or later (renews the certificate)"
     if action is Action.UPGRADE:
@@ -385,7 +398,8 @@ def _error_text(finding: Finding) -> str | None:
 def _attention_line(finding: Finding) -> str:
     """One compact line per FMC for lists: emoji, name, status, expiry, release, fix."""
     parts = [
-        f"{STATUS_EMOJI[finding.status]} *{_name(finding.name)}* {finding.status.value}",
+        f"{STATUS_EMOJI[finding.status]} *{_name(finding.name)}*{_kind_tag(finding)} "
+        f"{finding.status.value}",
     ]
     if finding.days_left is not None:
         parts.append(_days_phrase(finding.days_left))
@@ -417,6 +431,8 @@ def _finding_fields(finding: Finding) -> SectionBlock:
     ]
     if finding.upgrade_to:
         pairs.append(("Fixed in", _oneline(finding.upgrade_to, 40)))
+    if finding.kind is DeviceKind.FTD:
+        pairs.append(("Device", "FTD managed by FDM (FN74284)"))
     return _fields(pairs)
 
 
@@ -424,7 +440,7 @@ def _finding_blocks(finding: Finding) -> list[Block]:
     """Title, facts, fix and (when unknown) the error of one FMC: at most four blocks."""
     host = f" ({_oneline(finding.host, NAME_LIMIT)})" if finding.host else ""
     title = (
-        f"{STATUS_EMOJI[finding.status]} *{_name(finding.name)}*{host}: "
+        f"{STATUS_EMOJI[finding.status]} *{_name(finding.name)}*{_kind_tag(finding)}{host}: "
         f"*{finding.status.value}*, {_days_phrase(finding.days_left)}"
     )
     blocks: list[Block] = [_section(title), _finding_fields(finding)]
@@ -436,7 +452,10 @@ def _finding_blocks(finding: Finding) -> list[Block]:
 
 
 def _finding_fallback(finding: Finding) -> str:
-    text = f"{_name(finding.name)}: {finding.status.value}, {_days_phrase(finding.days_left)}"
+    text = (
+        f"{_name(finding.name)}{_kind_tag(finding)}: {finding.status.value}, "
+        f"{_days_phrase(finding.days_left)}"
+    )
     if finding.action is not Action.NONE:
         text += f"; fix: {finding.action.value}"
     return text
@@ -488,8 +507,10 @@ def _counts(statuses: Iterable[Status]) -> Counter[Status]:
 
 
 def _count_fields(counts: Counter[Status]) -> SectionBlock:
+    # at_risk only comes from REST reads: shown when some FMC has it.
+    shown = [s for s in Status if s is not Status.AT_RISK or counts[s]]
     return _fields(
-        (f"{STATUS_EMOJI[status]} {status.value}", str(counts[status])) for status in Status
+        (f"{STATUS_EMOJI[status]} {status.value}", str(counts[status])) for status in shown
     )
 
 
@@ -1038,6 +1059,14 @@ MAX_HOME_BLOCKS = 100  # App Home views take 100 blocks, messages 50
 HOME_LIST_LIMIT = 25  # rows of each list on the Home tab; the rest are counted
 
 
+def _stored_kind(stored: StoredFinding) -> DeviceKind:
+    """The kind a stored finding records (records from before kinds existed are FMCs)."""
+    try:
+        return DeviceKind(stored.data.get("kind") or DeviceKind.FMC)
+    except ValueError:
+        return DeviceKind.FMC
+
+
 def _capped_lines(lines: Sequence[str], empty: str) -> list[str]:
     if not lines:
         return [empty]
@@ -1057,7 +1086,9 @@ def build_home(
 ) -> list[dict[str, Any]]:
     """The App Home tab: counts by status, soonest expiries, incidents, pending approvals."""
     counts = _counts(_status_of(stored.status) for stored in latest)
-    blocks: list[Block] = [_header(f":bar_chart: fmccert: {_plural(len(latest), 'FMC')}")]
+    ftds = sum(1 for stored in latest if _stored_kind(stored) is DeviceKind.FTD)
+    fleet = _plural(len(latest) - ftds, "FMC") + (f", {_plural(ftds, 'FTD')}" if ftds else "")
+    blocks: list[Block] = [_header(f":bar_chart: fmccert: {fleet}")]
     if not latest:
         blocks.append(_section("No results yet. Run `/fmccert scan` to check the fleet."))
     else:
@@ -1067,7 +1098,8 @@ def build_home(
         key=lambda pair: (pair[0], pair[1].fmc),
     )
     expiry_lines = [
-        f"{STATUS_EMOJI[_status_of(stored.status)]} *{_name(stored.fmc)}* {_utc(moment)} "
+        f"{STATUS_EMOJI[_status_of(stored.status)]} *{_name(stored.fmc)}*"
+        f"{' (FTD)' if _stored_kind(stored) is DeviceKind.FTD else ''} {_utc(moment)} "
         f"({_days_phrase(days_until(moment, now))})"
         for moment, stored in expiring[:10]
     ]

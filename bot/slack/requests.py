@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core.advisory import Action
 from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.findings import Finding
 from bot.errors import FmccertError
 from bot.logs import bound
-from bot.remediation.plan import settings_problem
+from bot.remediation.plan import executable_on, settings_problem
 from bot.slack import blocks
 from bot.slack.context import BotContext
 
@@ -27,9 +26,15 @@ SCAN_REQUESTER = "system:scan"  # fixes recommended by a scan were requested by 
 
 
 def fix_offered(ctx: BotContext, finding: Finding) -> str | None:
-    """The action fmccert can run for this finding (and so offer buttons for), if any."""
+    """The action fmccert can run for this finding (and so offer buttons for), if any.
+
+    None for a device read over REST only: a fix runs over SSH.
+    """
     action = finding.action
-    runnable = action in (Action.VDB_UPDATE, Action.RESTART)
+    if not finding.access.uses_ssh:
+        return None
+    # An FTD's VDB goes in through FDM: fmccert shows the steps but runs nothing there.
+    runnable = executable_on(finding.kind, action)
     if runnable and settings_problem(action, ctx.config.remediation) is None:
         return action.value
     return None

@@ -86,7 +86,8 @@ class SlackBot:
         """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode."""
         interrupted = await self.operations.sweep()  # before Slack: told below
         # /metrics is right after a restart, and lists FMCs no check has read yet.
-        await self.metrics.seed_from_store(self.store, self.config.names())
+        kinds = {entry.name: entry.target.kind.value for entry in self.config.fmcs}
+        await self.metrics.seed_from_store(self.store, self.config.names(), kinds=kinds)
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=API_TIMEOUT),
             connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),

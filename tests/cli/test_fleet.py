@@ -42,11 +42,31 @@ async def test_scan_json_matches_every_scenario(catalog_lab: tuple[RunningLab, P
         assert got == (scenario.expect_status, scenario.expect_error, scenario.expect_action), (
             scenario.name
         )
+        assert finding["kind"] == scenario.kind, scenario.name  # FMCs and FTDs, one fleet
         if scenario.expect_error is None:
             assert finding["version"] == scenario.version
             assert finding["vdb_build"] == scenario.vdb_build
             assert "Keymaster CA 2" in finding["issuer"]
+    assert {f["kind"] for f in findings} == {"fmc", "ftd"}
     assert lab.password not in result.stdout + result.stderr
+
+
+async def test_table_of_a_mixed_fleet_shows_each_kind_and_the_ftd_note(
+    catalog_lab: tuple[RunningLab, Path],
+) -> None:
+    """With an FTD in the fleet every row names its kind; stderr notes the FTD's FDM path."""
+    lab, path = catalog_lab
+    by_scenario = {host.scenario.name: host.name for host in lab.hosts}
+    names = [by_scenario["ftd-affected-760"], by_scenario["healthy-742"]]
+    result = await fmccert("check", "--config", str(path), *names)
+    assert result.status == 1, result.stderr  # the FTD's certificate is at warning
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("NAME")
+    assert any(row.startswith(f"{names[0]} (FTD) ") for row in rows)
+    assert any(row.startswith(f"{names[1]} (FMC) ") for row in rows)
+    assert "note: FTD (FN74284): install the VDB through FDM (Device > Updates)" in result.stderr
+    only_fmc = await fmccert("check", "--config", str(path), names[1])
+    assert "(FMC)" not in only_fmc.stdout  # an FMC-only table is as before
 
 
 async def test_output_into_a_closed_pipe_stops_quietly(
@@ -207,3 +227,55 @@ async def test_demo_scan_only_scans_a_lab_fleet() -> None:
     findings = json.loads(result.stdout)
     assert len(findings) == len(CATALOG)
     assert {f["status"] for f in findings} == {"ok", "warning", "critical", "expired", "unknown"}
+
+
+async def test_scan_of_a_mixed_fleet_over_ssh_and_rest_prints_every_row_right(
+    tmp_path: Path,
+) -> None:
+    """FMCs and FTDs, over SSH, REST and both, in one scan: kind, access and status per row."""
+    import yaml
+
+    chosen = ["affected-760-warning", "healthy-742", "affected-770-critical",
+              "ftd-affected-760", "ftd-fixed-761"]  # fmt: skip
+    lab = await start_lab(pick_scenarios(len(chosen), chosen), now=datetime.now(UTC), rest=True)
+    try:
+        path = tmp_path / "fmccert.yaml"
+        lab.write_config(path, connect_timeout=3, command_timeout=3, host_timeout=20,
+                         access="both")  # fmt: skip
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        names = {host.scenario.name: host.name for host in lab.hosts}
+        access = {names["affected-760-warning"]: "rest", names["healthy-742"]: "rest",
+                  names["affected-770-critical"]: "both"}  # fmt: skip
+        for entry in data["fmcs"]:
+            if entry.get("kind") != "ftd":
+                entry["access"] = access[entry["name"]]
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+        result = await fmccert("scan", "--config", str(path), "--json")
+        table = await fmccert("scan", "--config", str(path))
+    finally:
+        await lab.close()
+
+    rows = {f["name"]: f for f in json.loads(result.stdout)}
+    got = {
+        scenario: (rows[name]["kind"], rows[name]["access"], rows[name]["status"],
+                   rows[name]["action"], rows[name]["not_after"] is not None)
+        for scenario, name in names.items()
+    }  # fmt: skip
+    assert got == {
+        "affected-760-warning": ("fmc", "rest", "at_risk", "vdb-update", False),
+        "healthy-742": ("fmc", "rest", "ok", "none", False),
+        "affected-770-critical": ("fmc", "both", "critical", "vdb-update", True),
+        "ftd-affected-760": ("ftd", "ssh", "warning", "vdb-update", True),
+        "ftd-fixed-761": ("ftd", "ssh", "ok", "none", True),
+    }
+    both = rows[names["affected-770-critical"]]
+    assert both["talos_health"] is not None  # read over REST beside the SSH certificate
+    assert all(f["error"] is None for f in rows.values())
+    assert result.status == 2  # the critical FMC
+    lines = table.stdout.splitlines()
+    for scenario, name in names.items():
+        row = next(line for line in lines if line.startswith(f"{name} "))
+        assert got[scenario][2] in row, row
+        assert f"({got[scenario][0].upper()})" in row, row
+    assert lab.password not in result.stdout + table.stdout + table.stderr

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.advisory import Action, assess_release, recommend_action, vdb_fixes_defect
+from bot.core.advisory import (
+    Action,
+    advisory_for,
+    assess_release,
+    kind_note,
+    recommend_action,
+    vdb_fixes_defect,
+)
+from bot.core.devices import DeviceKind
 from bot.core.expiry import Status
 
 
@@ -64,3 +72,25 @@ def test_recommend_action(
 ) -> None:
     """The recommended fix follows the release, the VDB build and the status."""
     assert recommend_action(status, affected, vdb) is action
+
+
+def test_both_kinds_share_releases_fixes_and_vdb_build() -> None:
+    """FN74272 (FMC) and FN74284 (FTD) name the same affected, fixed releases and VDB 406."""
+    fmc, ftd = advisory_for(DeviceKind.FMC), advisory_for(DeviceKind.FTD)
+    assert (fmc.field_notice, ftd.field_notice) == ("FN74272", "FN74284")
+    assert fmc.affected == ftd.affected == frozenset({"7.6.0", "7.7.0"})
+    assert fmc.first_fixed == ftd.first_fixed == ("7.6.1", "7.7.10")
+    assert fmc.fixed_vdb_build == ftd.fixed_vdb_build == 406
+
+
+def test_ftd_differences_are_noted_and_unknowns_marked_unverified() -> None:
+    """Only the FTD has a note (VDB via FDM, not install_update.pl) and unverified facts."""
+    ftd = advisory_for(DeviceKind.FTD)
+    assert kind_note(DeviceKind.FMC) is None
+    note = kind_note(DeviceKind.FTD)
+    assert note is not None
+    for words in ("FDM", "install_update.pl", "Device > Updates"):
+        assert words in note
+    assert "FDM" in ftd.vdb_install
+    assert any("Snort" in fact for fact in ftd.unverified)
+    assert advisory_for(DeviceKind.FMC).unverified == ()

@@ -22,6 +22,7 @@ NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 JSON_FIELDS = {
     "name", "host", "status", "checked_at", "not_after", "days_left", "serial", "subject",
     "issuer", "version", "build", "vdb_build", "affected", "action", "upgrade_to", "error",
+    "kind", "access", "talos_health",  # devices and access modes (FTD, the FMC REST API)
 }  # fmt: skip
 
 
@@ -116,3 +117,59 @@ def test_record_round_trip_rebuilds_the_finding() -> None:
     ):
         finding = assess_outcome("fmc-east", "10.1.2.3", outcome, Thresholds(), NOW)
         assert finding_from_record(finding_to_record(finding)) == finding
+
+
+def test_a_rest_read_of_an_affected_release_without_vdb_406_is_at_risk() -> None:
+    """REST reads no certificate: affected + VDB < 406 is at_risk (exit 1), else ok."""
+    from bot.core.devices import Access
+    from bot.core.findings import Finding, exit_status
+
+    def rest_read(version: str, vdb: int) -> Finding:
+        outcome = ProbeOutcome(
+            checked_at=NOW, facts=FmcFacts(version=version, build="91", vdb_build=vdb),
+            access=Access.REST,
+        )  # fmt: skip
+        return assess_outcome("fmc-api", "10.1.2.5", outcome, Thresholds(), NOW)
+
+    at_risk = rest_read("7.7.0", 400)
+    assert (at_risk.status, at_risk.action, at_risk.days_left) == (
+        Status.AT_RISK, Action.VDB_UPDATE, None,
+    )  # fmt: skip
+    assert exit_status([at_risk]) == 1
+    assert rest_read("7.7.0", 413).status is Status.OK
+    assert rest_read("7.4.2", 400).status is Status.OK
+    assert finding_to_json(at_risk)["access"] == "rest"
+
+
+def test_an_ssh_and_a_rest_read_merge_into_one_outcome() -> None:
+    """Certificate and errors from SSH, the Talos health alarm from REST, release from both."""
+    from bot.core.devices import Access
+    from bot.core.findings import ErrorInfo, merge_reads
+
+    ssh = _outcome(20.5)
+    rest = ProbeOutcome(
+        checked_at=NOW - timedelta(seconds=1),
+        facts=FmcFacts(version="7.6.0", build="36", vdb_build=400, talos_health="red"),
+        access=Access.REST,
+    )
+    merged = merge_reads(ssh, rest)
+    assert merged.access is Access.BOTH
+    assert merged.facts.certificate == ssh.facts.certificate
+    assert merged.facts.talos_health == "red"
+    assert merged.checked_at == NOW - timedelta(seconds=1)
+
+    failed_ssh = ProbeOutcome(NOW, FmcFacts(), ErrorInfo("auth", "login refused"))
+    merged = merge_reads(failed_ssh, rest)
+    finding = assess_outcome("fmc-both", "h", merged, Thresholds(), NOW)
+    assert (finding.status, finding.facts.version, finding.facts.vdb_build) == (
+        Status.UNKNOWN, "7.6.0", 400,
+    )  # fmt: skip
+    assert finding.error is not None
+    assert finding.error.kind == "auth"
+
+    failed_rest = ProbeOutcome(
+        NOW, FmcFacts(), ErrorInfo("timeout", "no answer"), access=Access.REST
+    )
+    assert merge_reads(ssh, failed_rest).facts.talos_health == (
+        "not read over REST (timeout: no answer)"
+    )

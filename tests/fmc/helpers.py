@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
+from bot.core.devices import DeviceKind
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
 from bot.lab.server import LabHost
 from bot.secrets import Secret
@@ -26,7 +27,7 @@ def write_known_hosts(path: Path, lines: Iterable[str]) -> Path:
 
 
 def lab_target(host: LabHost, known_hosts: Path, password: str = PASSWORD) -> ProbeTarget:
-    """The ProbeTarget of one lab host."""
+    """The ProbeTarget of one lab host (an FTD scenario's is of kind FTD)."""
     return ProbeTarget(
         name=host.name,
         host=host.host,
@@ -34,6 +35,7 @@ def lab_target(host: LabHost, known_hosts: Path, password: str = PASSWORD) -> Pr
         username="admin",
         password=Secret(password),
         known_hosts=known_hosts,
+        kind=DeviceKind(host.scenario.kind),
     )
 
 

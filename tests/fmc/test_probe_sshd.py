@@ -32,7 +32,8 @@ async def _probe(fmc: SshdFmc, timeouts: ProbeTimeouts = TIMEOUTS) -> ProbeOutco
 
 
 @pytest.mark.parametrize(
-    "scenario", ["sudo-lecture", "clish-off", "fixed-7710", "affected-770-critical"]
+    "scenario",
+    ["sudo-lecture", "clish-off", "fixed-7710", "affected-770-critical", "ftd-affected-760"],
 )
 async def test_probe_reads_facts_through_openssh(
     sshd_fmc_factory: SshdFmcFactory, scenario: str, caplog: pytest.LogCaptureFixture
@@ -94,3 +95,26 @@ async def test_hang_through_openssh_times_out_at_login(sshd_fmc_factory: SshdFmc
     outcome = await _probe(fmc, ProbeTimeouts(connect=2.0, command=1.0, host=10.0))
     assert outcome.error is not None
     assert (outcome.error.kind, outcome.error.step) == ("timeout", "login")
+
+
+async def test_ftd_shell_through_openssh(sshd_fmc_factory: SshdFmcFactory) -> None:
+    """An FTD login shell under sshd: FX-OS banner, lecture, /opt/cisco/platform prompt, read."""
+    fmc = sshd_fmc_factory("ftd-affected-760")
+    outcome = await _probe(fmc)
+    assert outcome.error is None, outcome.transcript
+    assert "Cisco Firepower Extensible Operating System (FX-OS)" in outcome.transcript
+    assert "usual lecture" in outcome.transcript
+    assert f"{fmc.username}@firepower:/opt/cisco/platform$ " in outcome.transcript
+    assert outcome.facts.model == "Cisco Secure Firewall Threat Defense for VMware"
+    assert outcome.transcript.count("[sent] ********") == 1
+    assert fmc.password not in outcome.transcript
+
+
+async def test_ftd_lockdown_through_openssh_is_protocol(sshd_fmc_factory: SshdFmcFactory) -> None:
+    """On a real PTY an FTD without `expert` is `protocol`: expert mode is unavailable."""
+    fmc = sshd_fmc_factory("ftd-lockdown")
+    outcome = await _probe(fmc)
+    assert outcome.error is not None
+    assert (outcome.error.kind, outcome.error.step) == ("protocol", "expert")
+    assert "expert mode is unavailable on this device" in outcome.error.message
+    assert "Invalid Input Detected" in outcome.error.message

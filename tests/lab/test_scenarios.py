@@ -13,6 +13,7 @@ from bot.core.expiry import Status, Thresholds, classify_expiry
 from bot.errors import ERROR_KINDS, LabError
 from bot.lab.scenarios import (
     CATALOG,
+    KINDS,
     REMEDIATION_OUTCOMES,
     get_scenario,
     pick_scenarios,
@@ -25,10 +26,10 @@ EARLY_ERRORS = {"auth", "host_key", "unreachable", "timeout", "protocol"}
 
 
 def test_catalog_covers_every_required_behaviour() -> None:
-    """The catalog covers every release, status, error kind and login variant in 20 hosts."""
+    """The catalog covers every release, status, error kind and login variant in 23 hosts."""
     scenarios = list(CATALOG.values())
-    # `fmccert lab --count 20` must play every scenario once.
-    assert len(scenarios) <= 20
+    # `fmccert lab --count 23` (README) must play every scenario once.
+    assert len(scenarios) <= 23
     assert {s.version for s in scenarios} >= {"7.4.2", "7.6.0", "7.6.1", "7.7.0", "7.7.10"}
     assert {s.expect_status for s in scenarios} == {
         "ok",
@@ -146,7 +147,25 @@ EXPECTED_REMEDIATION = {
     "garbage-talker": "n/a",
     "untrusted-host-key": "n/a",
     "not-listening": "n/a",
+    "ftd-affected-760": "refused",  # FDM installs its VDB itself: fmccert runs nothing there
+    "ftd-fixed-761": "refused",
+    "ftd-lockdown": "n/a",
 }
+
+
+def test_catalog_covers_the_ftd_behaviours_of_fn74284() -> None:
+    """FTD scenarios: an affected 7.6.0 expiring, the fixed 7.6.1, and expert mode locked down."""
+    ftds = [s for s in CATALOG.values() if s.kind == "ftd"]
+    assert {s.kind for s in CATALOG.values()} == set(KINDS)
+    assert any(
+        s.version == "7.6.0" and s.expect_status == "warning" and s.expect_action == "vdb-update"
+        for s in ftds
+    )
+    assert any(s.version == "7.6.1" and s.expect_status == "ok" for s in ftds)
+    locked = [s for s in ftds if s.expert_disabled]
+    assert [s.expect_error for s in locked] == ["protocol"]
+    assert all("Threat Defense" in s.model for s in ftds)
+    assert all(not s.expert_disabled for s in CATALOG.values() if s.kind == "fmc")
 
 
 def test_expected_remediation_of_every_scenario() -> None:

@@ -382,3 +382,43 @@ async def test_sudo_turns_echo_off_before_it_prompts(
     assert terminal.echo_flags[-1] is False  # the read was already unechoed at the prompt
     terminal.send(PASSWORD)
     await terminal.expect(BASH)
+
+
+async def test_ftd_banner_lecture_and_platform_prompt(
+    session: Callable[[FmcShellConfig], Session],
+) -> None:
+    """An FTD prints FX-OS and FTD lines before '>', lectures on first sudo, shows its cwd."""
+    terminal, _ = session(make_config("ftd-affected-760"))
+    banner = await terminal.expect("> ")
+    fxos = "Cisco Firepower Extensible Operating System (FX-OS) v2.16.0 (build 136)\n"
+    ftd = "Cisco Secure Firewall Threat Defense for VMware v7.6.0 (build 36)\n"
+    assert fxos + ftd in banner
+    assert banner.index("Copyright") < banner.index("FX-OS")
+    terminal.send("show version")
+    assert "Threat Defense for VMware (75) Version 7.6.0 (Build 36)" in await terminal.expect("> ")
+    terminal.send("expert")
+    await terminal.expect("admin@firepower:/opt/cisco/platform$ ")
+    terminal.send("cat /etc/sf/ims.conf /etc/sf/model.conf")
+    files = await terminal.expect("admin@firepower:/opt/cisco/platform$ ")
+    assert "SWVERSION=7.6.0" in files
+    assert "MODEL_TYPE=SENSOR" in files
+    terminal.send(f"sudo cat {DEFAULT_CERT_PATH}")
+    assert "usual lecture" in await terminal.expect("Password: ")
+    terminal.send(PASSWORD)
+    assert "BEGIN CERTIFICATE" in await terminal.expect("admin@firepower:/opt/cisco/platform$ ")
+
+
+async def test_ftd_lockdown_has_no_expert_command(
+    session: Callable[[FmcShellConfig], Session],
+) -> None:
+    """After `system lockdown` CLISH rejects `expert`, stays at '>' and leaves it out of help."""
+    terminal, task = session(make_config("ftd-lockdown"))
+    await terminal.expect("> ")
+    terminal.send("expert")
+    answer = await terminal.expect("> ")
+    assert "% Invalid Input Detected at '^' marker." in answer
+    assert "$ " not in answer
+    terminal.send("help")
+    assert "expert" not in await terminal.expect("> ")
+    terminal.send("exit")
+    assert await asyncio.wait_for(task, 1) == 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.core.advisory import Action
-from bot.core.findings import ErrorInfo
+from bot.core.devices import DeviceKind
+from bot.core.findings import ErrorInfo, Finding
 from bot.errors import RemediationError
 from bot.remediation.plan import (
     RESTART_STEPS,
@@ -18,6 +20,8 @@ from bot.remediation.plan import (
     VdbPackage,
     build_plan,
     evaluate_check,
+    executable_on,
+    not_executable_reason,
     plan_to_dict,
     render_plan,
 )
@@ -262,3 +266,83 @@ def test_install_already_under_way_for_this_package_counts_as_started() -> None:
     other = busy.replace("4.5.0-406", "4.5.0-410")
     assert not evaluate_check(install, other, 1).passed  # another package: a real failure
     assert "already under way" in render_plan(plan)
+
+
+def _ftd(**changes: Any) -> Finding:
+    """The helpers' finding, read from an FTD managed by FDM."""
+    return dataclasses.replace(finding(name="fw-branch", **changes), kind=DeviceKind.FTD)
+
+
+@pytest.mark.parametrize(
+    ("kind", "action", "runs"),
+    [
+        (DeviceKind.FMC, Action.VDB_UPDATE, True),
+        (DeviceKind.FMC, Action.RESTART, True),
+        (DeviceKind.FMC, Action.UPGRADE, False),
+        (DeviceKind.FMC, Action.NONE, False),
+        (DeviceKind.FTD, Action.VDB_UPDATE, False),
+        (DeviceKind.FTD, Action.RESTART, False),
+        (DeviceKind.FTD, Action.NONE, False),
+    ],
+)
+def test_executable_on_only_offers_fmc_actions(
+    kind: DeviceKind, action: Action, runs: bool
+) -> None:
+    """fmccert runs (and offers buttons for) vdb-update/restart on an FMC, nothing on an FTD."""
+    assert executable_on(kind, action) is runs
+
+
+def test_ftd_vdb_update_is_a_manual_fdm_plan_that_is_never_executable() -> None:
+    """On an FTD the plan lists the FDM steps by hand, runs no command and is not executable."""
+    plan = build_plan(Action.VDB_UPDATE, _ftd(), SETTINGS, package())
+    assert (plan.kind, plan.executable) == (DeviceKind.FTD, False)
+    assert {step.kind for step in plan.steps} == {StepKind.MANUAL}
+    assert all(step.command is None and step.upload is None for step in plan.steps)
+    text = render_plan(plan)
+    assert text.startswith("Plan: vdb-update on fw-branch (FTD)")
+    assert "Device > Updates" in text
+    assert "Update from Cloud" in text
+    assert package().name in text  # the configured package, as the upload alternative
+    assert "install_update.pl" not in text.replace("not install_update.pl", "")
+    assert "by hand; fmccert does not run it" in text
+    assert "Unverified for FTD" in text
+    assert "FN74284" in text
+    data = plan_to_dict(plan)
+    assert (data["kind"], data["executable"]) == ("ftd", False)
+
+
+def test_ftd_manual_plan_needs_no_package() -> None:
+    """Without a configured package the FTD plan points to Cisco's download site instead."""
+    plan = build_plan(Action.VDB_UPDATE, _ftd(), RemediationSettings(), None)
+    assert "software.cisco.com" in render_plan(plan)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"version": "7.6.1"}, "does not affect"),
+        ({"vdb_build": 406}, "already runs VDB build 406"),
+        ({"version": None}, "release of fw-branch is unknown"),
+    ],
+)
+def test_ftd_plan_is_refused_where_a_vdb_update_is_not_the_fix(
+    changes: dict[str, Any], reason: str
+) -> None:
+    """An unaffected, already fixed or unread FTD gets no plan, with the reason."""
+    with pytest.raises(RemediationError, match=reason):
+        build_plan(Action.VDB_UPDATE, _ftd(**changes), SETTINGS, package())
+
+
+def test_ftd_restart_is_refused_saying_why() -> None:
+    """fmccert knows no restart for an FTD: the restart action is refused, naming FTD."""
+    settings = dataclasses.replace(SETTINGS, restart_command="sudo pmtool restartbyid tid")
+    with pytest.raises(RemediationError, match="FTD"):
+        build_plan(Action.RESTART, _ftd(), settings, None)
+    assert "FDM" in not_executable_reason(DeviceKind.FTD, Action.VDB_UPDATE)
+
+
+def test_fmc_plans_stay_executable_and_say_fmc() -> None:
+    """An FMC's plan is executable, of kind FMC, and its rendering names the kind."""
+    plan = build_plan(Action.VDB_UPDATE, finding(), SETTINGS, package())
+    assert (plan.kind, plan.executable) == (DeviceKind.FMC, True)
+    assert render_plan(plan).startswith("Plan: vdb-update on fmc-east (FMC)")

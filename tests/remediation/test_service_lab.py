@@ -313,6 +313,19 @@ async def test_refusals_come_before_any_run(bench: BenchFactory) -> None:
     assert await b.store.runs(b.host.name) == []
 
 
+async def test_ftd_plan_is_prepared_for_people_and_never_executed(bench: BenchFactory) -> None:
+    """An FTD gets its manual FDM plan; executing it is refused before any run or change."""
+    b = await bench("ftd-affected-760")
+    prepared = await b.prepare("vdb-update")
+    assert not prepared.plan.executable
+    assert prepared.finding.kind.value == "ftd"
+    with pytest.raises(RemediationError, match="FDM"):
+        await b.execute(prepared)
+    assert await b.store.runs(b.host.name) == []
+    assert b.lab.vdb_build(b.host.name) == 400
+    assert b.updates() == []
+
+
 async def test_concurrent_runs_of_one_fmc_exactly_one_runs(bench: BenchFactory) -> None:
     """Two simultaneous remediations of one FMC: one runs, the other is busy naming the holder."""
     b = await bench("affected-760-expired")
@@ -418,17 +431,21 @@ async def test_every_catalog_scenario_ends_as_the_lab_expects(tmp_path: Path) ->
                     )
                 except RemediationError as exc:
                     return "n/a" if "could not be checked" in str(exc) else "refused"
-                result = await execute_remediation(
-                    prepared,
-                    target,
-                    store=store,
-                    requested_by="cli:alice",
-                    approved_by=None,
-                    timeouts=TIMEOUTS,
-                    thresholds=Thresholds(),
-                    clock=utc_now,
-                    on_progress=None,
-                )
+                try:
+                    result = await execute_remediation(
+                        prepared,
+                        target,
+                        store=store,
+                        requested_by="cli:alice",
+                        approved_by=None,
+                        timeouts=TIMEOUTS,
+                        thresholds=Thresholds(),
+                        clock=utc_now,
+                        on_progress=None,
+                    )
+                except RemediationError:
+                    # Only an FTD's manual (FDM) plan may be refused at this point.
+                    return "refused" if not prepared.plan.executable else "error"
                 return result.status.value
 
             got = await asyncio.gather(*(one(host) for host in lab.hosts))

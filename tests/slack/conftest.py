@@ -151,13 +151,18 @@ async def site_factory(
     made: list[Site] = []
 
     async def make(
-        scenarios: list[str] = SCENARIOS, *, schedule: dict[str, Any] | None = None, **slack: Any
+        scenarios: list[str] = SCENARIOS,
+        *,
+        schedule: dict[str, Any] | None = None,
+        access: str = "ssh",
+        **slack: Any,
     ) -> Site:
         lab = await start_lab(
-            pick_scenarios(len(scenarios), scenarios), now=utc_now(), install_delay=0.3
-        )
+            pick_scenarios(len(scenarios), scenarios), now=utc_now(), install_delay=0.3,
+            rest=access != "ssh",
+        )  # fmt: skip
         path = tmp_path / f"site{len(made)}" / "fmccert.yaml"
-        lab.write_config(path, connect_timeout=3, command_timeout=5, host_timeout=60)
+        lab.write_config(path, connect_timeout=3, command_timeout=5, host_timeout=60, access=access)
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         data["slack"] = slack_section(**slack)
         data["remediation"]["vdb_poll_interval_seconds"] = 0.1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from slack_sdk.models.blocks import Block
 from bot.core.advisory import Action
 from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.certificate import CertificateFacts
+from bot.core.devices import DeviceKind
 from bot.core.expiry import Status, Thresholds
 from bot.core.findings import (
     ErrorInfo,
@@ -36,6 +38,7 @@ from bot.slack.blocks import (
     build_finding_reply,
     build_help,
     build_history,
+    build_home,
     build_progress,
     build_result,
     build_scan_messages,
@@ -798,3 +801,59 @@ def test_a_closed_reason_keeps_the_deniers_mention() -> None:
     )
     closed = build_decided(None, request=request, now=NOW)
     assert "was denied by <@UAPPROVER>" in _all_text(closed)
+
+
+# ---------------------------------------------------------------- FTD (FN74284)
+
+
+def _ftd(name: str = "fw-branch", **changes: Any) -> Finding:
+    return dataclasses.replace(_finding(name, **changes), kind=DeviceKind.FTD)
+
+
+def test_ftd_finding_reply_names_the_kind_and_the_fdm_path() -> None:
+    """An FTD's reply says FTD in its title, fields and fallback, and that FDM installs the VDB."""
+    message = build_finding_reply(_ftd(days=12), approval_id=None)
+    _valid(message)
+    text = _all_text(message)
+    assert "*fw-branch* (FTD)" in text
+    assert "FTD managed by FDM (FN74284)" in text
+    assert "Device &gt; Updates" in text  # the FTD note, escaped for mrkdwn
+    assert "not install_update.pl" in text
+    assert message.text.startswith("fw-branch (FTD): warning")
+    assert not _blocks(message, "actions")  # without an approval id: no buttons
+
+
+def test_fmc_finding_reply_does_not_mention_ftd() -> None:
+    """An FMC's reply reads as before: no kind tag, no FDM note."""
+    text = _all_text(build_finding_reply(_finding(days=12), approval_id=None))
+    assert "FTD" not in text
+    assert "FDM" not in text
+
+
+def test_healthy_ftd_gets_no_fdm_note() -> None:
+    """With nothing to fix, an FTD's reply shows its kind but no FDM instructions."""
+    text = _all_text(build_finding_reply(_ftd(days=200, version="7.6.1"), approval_id=None))
+    assert "(FTD)" in text
+    assert "Device &gt; Updates" not in text
+
+
+def test_scan_alert_lists_an_ftd_with_its_kind() -> None:
+    """The scan's needs-attention list tags the FTD's line with (FTD)."""
+    report = ScanReport(
+        findings=(_ftd(days=12), _finding("fmc-east", days=5)),
+        started_at=NOW - timedelta(seconds=30),
+        finished_at=NOW,
+    )
+    text = _all_text(build_scan_messages(report, title="Scan", now=NOW)[0])
+    assert "*fw-branch* (FTD) warning" in text
+    assert "*fmc-east* critical" in text
+
+
+def test_home_counts_ftds_and_tags_their_expiries() -> None:
+    """App Home's header counts FMCs and FTDs apart and tags an FTD's expiry line."""
+    latest = [_stored(_ftd(days=12), 1), _stored(_finding("fmc-east", days=5), 2)]
+    home = build_home(latest, now=NOW)
+    text = json.dumps(home)
+    assert "fmccert: 1 FMC, 1 FTD" in text
+    assert "*fw-branch* (FTD)" in text
+    assert "*fmc-east* (FTD)" not in text

@@ -222,3 +222,26 @@ async def test_an_approval_is_bound_to_the_package_it_was_shown(site: Site) -> N
     assert site.lab.vdb_build(fmc) == 400
     assert await bot.store.pending_approvals() == []
     assert "package changed" in str(_current(site, request).blocks)
+
+
+async def test_no_buttons_for_an_ftd_or_a_rest_only_fmc(site_factory: SiteFactory) -> None:
+    """fmccert cannot run the fix on an FTD (FDM) or over REST: the replies carry no Approve."""
+    site = await site_factory([WARN, "ftd-affected-760"], access="rest")
+    bot = await site.start_bot()
+    fmc, ftd = site.names()[WARN], site.names()["ftd-affected-760"]
+
+    await site.command(bot, f"check {fmc} {ftd}")
+    await site.standin.wait_for(
+        lambda: len([m for p in site.standin.messages(CHANNEL)
+                     for m in site.standin.thread(CHANNEL, p.ts)]) >= 2, 30,
+    )  # fmt: skip
+    await bot.tasks.wait_idle(30)
+
+    replies = [
+        m for p in site.standin.messages(CHANNEL) for m in site.standin.thread(CHANNEL, p.ts)
+    ]
+    by_device = {name: next(m for m in replies if m.text.startswith(name)) for name in (fmc, ftd)}
+    assert "at_risk" in by_device[fmc].text
+    assert "FTD" in by_device[ftd].text
+    assert all(find_action(m.blocks, APPROVE_ACTION) is None for m in by_device.values())
+    assert await bot.store.pending_approvals() == []
