@@ -204,6 +204,9 @@ class ScheduleModel(_Strict):
     scans: list[ScheduledScanModel] = []
     # Open critical or expired incidents are brought up again in their thread this often.
     renotify_hours: Annotated[float, Field(gt=0)] = 24
+    # An FMC not checked successfully for this long is stale, itself an alert;
+    # None: 2 x the shortest period of ``scans`` (48 h when there are none).
+    stale_after_hours: Annotated[float, Field(gt=0)] | None = None
     digest: DigestModel | None = None  # one message a day (or as the cron says) on the fleet
 
 

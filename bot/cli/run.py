@@ -21,7 +21,10 @@ def command_run(args: argparse.Namespace) -> int:
     async def serve() -> None:
         stopped = stop_event()
         async with opened_store(config) as store:
-            bot = SlackBot(config, store, env, clock=utc_now, host=args.host, port=args.port)
+            bot = SlackBot(
+                config, store, env, clock=utc_now, host=args.host, port=args.port,
+                probe_in_worker=True,  # SSH in a child: the loop stays free for Slack
+            )  # fmt: skip
             try:
                 await bot.start()
                 mode = "Socket Mode" if env.socket_mode else "HTTP, POST /slack/events"

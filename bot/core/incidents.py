@@ -1,50 +1,71 @@
-"""Incident rules: an alert is an incident, not a message.
+"""Incident rules: an alert is an incident, and an incident belongs to its FMC.
 
-Each FMC has at most one open incident of each kind: CERTIFICATE (its certificate needs
-attention) and UNCHECKED (it could not be checked). A scan's findings, the open incidents
-and ``now`` go in; the effects to apply (open, edit, note in the thread, resolve) come out.
-Pure: storage and Slack apply the effects.
+Each FMC has at most one OPEN incident, whatever its trouble. Its ``kind`` is the trouble
+*now*: CERTIFICATE (it answered; its certificate or release needs attention) or UNCHECKED
+(it could not be checked; ``severity`` is the error kind, or ``stale``). The incident
+moves between states in its one thread: attention <-> could-not-check <-> escalated,
+and stale, until resolved. A scan's findings, the open incidents and ``now`` go in; the
+effects to apply (open, edit, note in the thread, resolve) come out. Pure: storage and
+Slack apply the effects.
 
 Rules, per finding, in input order:
 
 * A finding is *unchecked* when it carries an error whose kind is not ``cert_missing`` or
   ``cert_invalid`` (for those two the FMC answered, so the certificate *was* checked).
-* Unchecked: no open UNCHECKED incident -> OPEN one ("could-not-check", severity = the
-  error kind); one open with the same kind -> nothing; with another kind -> EDIT
-  ("updated", the new kind). The CERTIFICATE incident is left alone: nothing was learned
-  about the certificate.
-* Checked: an open UNCHECKED incident is RESOLVEd ("recovered"). Then, when the finding
-  needs attention (status warning/critical/expired/unknown, or a fix to make):
+* Unchecked, no open incident -> OPEN (UNCHECKED, "could-not-check").
+* Unchecked, open CERTIFICATE incident -> EDIT and NOTE ("could-not-check"); the
+  certificate facts it had stay as the *last known state*.
+* Unchecked, open UNCHECKED incident -> EDIT and NOTE ("stale") when it now becomes
+  stale; else EDIT ("updated") when the error or the whole hours since the last
+  successful check changed (the message shows them); else nothing.
+* *Stale*: the last successful check (the incident's ``last_checked_at``, else the
+  caller's ``last_checked``) is more than ``stale_after`` before ``now``.
+* Checked, open UNCHECKED incident (it answers again): when it needs attention (status
+  warning/critical/expired/unknown/at_risk, or a fix to make) -> EDIT and NOTE
+  ("recovered"), the incident is a CERTIFICATE one again; else RESOLVE ("recovered").
+* Checked, open CERTIFICATE incident, needs attention:
 
-  - no open CERTIFICATE incident -> OPEN ("opened");
-  - open, and the status got worse (ok < warning < critical < expired; unknown ranks as
-    critical) -> EDIT and NOTE ("escalated");
-  - open, otherwise -> EDIT ("updated") only if something a user sees changed (status,
+  - the certificate was renewed (its not_after is later than the incident's) -> EDIT and
+    NOTE ("renewed"): renewed by other means, yet still needing attention (an affected
+    release whose VDB is below 406 will fail its next renewal);
+  - the status got worse (ok < warning < critical < expired; unknown ranks as critical)
+    -> EDIT and NOTE ("escalated");
+  - otherwise -> EDIT ("updated") only if something a user sees changed (status,
     days_left, not_after, version, build, vdb_build, error), else nothing;
-  - open, severity critical/expired/unknown, not just escalated, and nothing posted for
+  - severity critical/expired/unknown, not just escalated, and nothing posted for
     ``renotify`` (since ``last_notified_at``, else ``opened_at``) -> NOTE ("reminder",
     also broadcast to the channel).
 
-  When it does not need attention, an open CERTIFICATE incident is RESOLVEd: "renewed"
+* Checked, open CERTIFICATE incident, no longer needing attention -> RESOLVE: "renewed"
   when the new not_after is later than the incident's, else "resolved".
-* Snooze: while ``snoozed[fmc] > now``, that FMC's NOTE effects and the OPEN of UNCHECKED
-  incidents are dropped (silenced); EDIT, RESOLVE and OPEN of CERTIFICATE still happen,
-  so the record stays true.
+* Checked, no open incident, needs attention -> OPEN (CERTIFICATE, "opened").
+* Snooze: while ``snoozed[fmc] > now``, that FMC's NOTE effects and the OPEN of an
+  UNCHECKED incident are dropped (silenced); EDIT, RESOLVE and OPEN of CERTIFICATE still
+  happen, so the record stays true.
 
-An effect's ``severity`` is the incident's severity once the effect is applied.
+An effect's ``severity`` and ``incident_kind`` are the incident's once it is applied;
+its ``detail`` is what the incident stores: the last *checked* finding (the last known
+state) and, while unchecked, the error under ``"unchecked"``.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from bot.core.advisory import Action
+from bot.core.advisory import Action, vdb_fixes_defect
 from bot.core.expiry import Status
-from bot.core.findings import Finding, finding_to_json
+from bot.core.findings import (
+    ErrorInfo,
+    Finding,
+    finding_from_record,
+    finding_to_json,
+    finding_to_record,
+    iso_utc,
+)
 
 # The FMC answered for these; the certificate itself is what is wrong.
 CHECKED_ERROR_KINDS: Final = frozenset({"cert_missing", "cert_invalid"})
@@ -58,6 +79,10 @@ VISIBLE_FIELDS: Final = (
     "vdb_build",
     "error",
 )
+# The severity of an UNCHECKED incident whose last successful check is too old.
+STALE: Final = "stale"
+# Where an incident's detail keeps why the FMC could not be checked.
+UNCHECKED_KEY: Final = "unchecked"
 
 _ATTENTION: Final = frozenset(
     {Status.WARNING, Status.CRITICAL, Status.EXPIRED, Status.UNKNOWN, Status.AT_RISK}
@@ -71,17 +96,18 @@ _RANK: Final[Mapping[str, int]] = {
     Status.UNKNOWN: 2,
     Status.EXPIRED: 3,
 }
+_HOUR: Final = timedelta(hours=1)
 
 
 class IncidentKind(enum.StrEnum):
-    """What an incident is about."""
+    """An incident's trouble now (one open incident per FMC, whatever the trouble)."""
 
     CERTIFICATE = "certificate"
-    UNCHECKED = "unchecked"  # could not check
+    UNCHECKED = "unchecked"  # could not check (or stale)
 
 
 class IncidentState(enum.StrEnum):
-    """Life of an incident; at most one OPEN per (fmc, kind)."""
+    """Life of an incident; at most one OPEN per FMC."""
 
     OPEN = "open"
     RESOLVED = "resolved"
@@ -89,13 +115,13 @@ class IncidentState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """One problem of one FMC, from the scan that found it to the one that saw it gone."""
+    """One FMC's trouble, from the scan that found it to the one that saw it gone."""
 
     id: int
     fmc: str
     kind: IncidentKind
     state: IncidentState
-    # CERTIFICATE: the Status value at the last scan; UNCHECKED: the error kind.
+    # CERTIFICATE: the Status value at the last scan; UNCHECKED: the error kind or "stale".
     severity: str
     opened_at: datetime
     updated_at: datetime
@@ -105,7 +131,9 @@ class Incident:
     message_ts: str | None  # the incident's Slack message (a thread reply)
     last_notified_at: datetime | None  # last post about it (open, escalation, reminder)
     approval_id: int | None
-    detail: Mapping[str, Any]  # finding_to_json of the last finding
+    # finding_to_record of the last checked finding; while UNCHECKED also "unchecked".
+    detail: Mapping[str, Any]
+    last_checked_at: datetime | None = None  # the last successful check of the FMC
 
 
 class EffectKind(enum.StrEnum):
@@ -127,10 +155,15 @@ class Effect:
     incident: Incident | None  # None only for OPEN
     finding: Finding
     severity: str
-    # "opened" | "could-not-check" | "updated" | "escalated" | "reminder" | "renewed"
-    # | "resolved" | "recovered"
+    # "opened" | "could-not-check" | "updated" | "escalated" | "reminder" | "stale"
+    # | "renewed" | "resolved" | "recovered"
     reason: str
-    broadcast: bool = False  # reminders are also shown in the channel
+    broadcast: bool = False  # reminders and staleness are also shown in the channel
+    # What the incident stores once applied (see the module docstring).
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    last_known: Finding | None = None  # the last checked finding, shown while unchecked
+    last_checked_at: datetime | None = None
+    previous: str | None = None  # the incident's severity before this effect
 
 
 def needs_attention(finding: Finding) -> bool:
@@ -148,6 +181,44 @@ def is_escalation(old: str, new: str) -> bool:
     return _RANK.get(new, 0) > _RANK.get(old, 0)
 
 
+def still_at_risk(finding: Finding) -> bool:
+    """An affected release without VDB 406+: its next certificate renewal will fail."""
+    return finding.affected is True and not vdb_fixes_defect(finding.facts.vdb_build)
+
+
+def last_known_finding(detail: Mapping[str, Any]) -> Finding | None:
+    """The last *checked* finding an incident's detail holds, None when none is known."""
+    try:
+        finding = finding_from_record(detail)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None if is_unchecked(finding) else finding
+
+
+def shown_finding(incident: Incident) -> Finding | None:
+    """The finding an incident's message shows: the last known one, or why it is unchecked."""
+    known = last_known_finding(incident.detail)
+    why = incident.detail.get(UNCHECKED_KEY)
+    if incident.kind is not IncidentKind.UNCHECKED or not isinstance(why, Mapping):
+        return known
+    try:
+        base = finding_from_record(incident.detail)
+        checked_at = datetime.fromisoformat(str(why["at"]).replace("Z", "+00:00"))
+        error = ErrorInfo(str(why["kind"]), str(why["message"]))
+    except (KeyError, TypeError, ValueError):
+        return known
+    return Finding(
+        name=base.name, host=base.host, status=Status.UNKNOWN, checked_at=checked_at,
+        facts=base.facts, days_left=None, affected=base.affected, action=Action.NONE,
+        upgrade_to=None, error=error, kind=base.kind, access=base.access,
+    )  # fmt: skip
+
+
+def is_stale(last_checked_at: datetime | None, *, now: datetime, stale_after: timedelta) -> bool:
+    """Was the FMC last checked successfully longer than ``stale_after`` ago?"""
+    return last_checked_at is not None and now - last_checked_at > stale_after
+
+
 def plan_incident_effects(
     findings: Sequence[Finding],
     open_incidents: Sequence[Incident],
@@ -155,23 +226,33 @@ def plan_incident_effects(
     now: datetime,
     renotify: timedelta,
     snoozed: Mapping[str, datetime],
+    stale_after: timedelta | None = None,
+    last_known: Mapping[str, Finding] | None = None,
 ) -> list[Effect]:
-    """The effects a scan's findings have on the open incidents (rules in the docstring)."""
-    current: dict[tuple[str, IncidentKind], Incident | None] = {
-        (i.fmc, i.kind): i for i in open_incidents if i.state is IncidentState.OPEN
+    """The effects a scan's findings have on the open incidents (rules in the docstring).
+
+    ``last_known`` maps an FMC to its last successfully checked finding (for FMCs without
+    an open incident); ``stale_after`` None never makes an incident stale.
+    """
+    current: dict[str, Incident | None] = {
+        i.fmc: i for i in open_incidents if i.state is IncidentState.OPEN
     }
+    known = last_known or {}
     effects: list[Effect] = []
     for finding in findings:
-        planned = _plan_one(finding, current, now=now, renotify=renotify)
+        if finding.name in current and current[finding.name] is None:
+            continue  # opened earlier in this same plan
+        rules = _Rules(finding, current.get(finding.name), known.get(finding.name), now=now,
+                       renotify=renotify, stale_after=stale_after)  # fmt: skip
+        planned = rules.plan()
         until = snoozed.get(finding.name)
         if until is not None and until > now:
             planned = [e for e in planned if not _silenced(e)]
         for effect in planned:
-            key = (effect.fmc, effect.incident_kind)
             if effect.kind is EffectKind.OPEN:
-                current[key] = None  # opened by this plan: a second finding must not reopen
+                current[effect.fmc] = None
             elif effect.kind is EffectKind.RESOLVE:
-                current.pop(key, None)
+                current.pop(effect.fmc, None)
         effects.extend(planned)
     return effects
 
@@ -182,88 +263,148 @@ def _silenced(effect: Effect) -> bool:
     )
 
 
-def _plan_one(
-    finding: Finding,
-    current: Mapping[tuple[str, IncidentKind], Incident | None],
-    *,
-    now: datetime,
-    renotify: timedelta,
-) -> list[Effect]:
-    fmc = finding.name
-    unchecked_key, cert_key = (fmc, IncidentKind.UNCHECKED), (fmc, IncidentKind.CERTIFICATE)
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """The rules for one finding and the FMC's open incident (if any)."""
+
+    finding: Finding
+    incident: Incident | None
+    known: Finding | None
+    now: datetime
+    renotify: timedelta
+    stale_after: timedelta | None
 
     def effect(
+        self,
         kind: EffectKind,
         incident_kind: IncidentKind,
-        incident: Incident | None,
         severity: str,
         reason: str,
         *,
         broadcast: bool = False,
     ) -> Effect:
-        return Effect(kind, fmc, incident_kind, incident, finding, severity, reason, broadcast)
+        incident = self.incident
+        finding = self.finding
+        if incident_kind is IncidentKind.UNCHECKED and is_unchecked(finding):
+            last_known = self._last_known()
+            base = finding_to_record(last_known) if last_known else finding_to_record(finding)
+            assert finding.error is not None
+            why = {"kind": finding.error.kind, "message": finding.error.message,
+                   "at": iso_utc(finding.checked_at)}  # fmt: skip
+            detail: dict[str, Any] = {**base, UNCHECKED_KEY: why}
+            last_checked = self._last_checked()
+        else:
+            last_known = finding
+            detail = finding_to_record(finding)
+            last_checked = finding.checked_at
+        return Effect(
+            kind, finding.name, incident_kind, incident if kind is not EffectKind.OPEN else None,
+            finding, severity, reason, broadcast, detail, last_known, last_checked,
+            incident.severity if incident else None,
+        )  # fmt: skip
 
-    unchecked = current.get(unchecked_key)
-    if finding.error is not None and is_unchecked(finding):
-        error_kind = finding.error.kind
-        if unchecked_key not in current:
+    def _last_known(self) -> Finding | None:
+        if self.incident is not None:
+            return last_known_finding(self.incident.detail)
+        return self.known
+
+    def _last_checked(self) -> datetime | None:
+        if self.incident is not None and self.incident.last_checked_at is not None:
+            return self.incident.last_checked_at
+        known = self._last_known()
+        return known.checked_at if known else None
+
+    def _unchecked_severity(self) -> str:
+        assert self.finding.error is not None
+        stale = self.stale_after is not None and is_stale(
+            self._last_checked(), now=self.now, stale_after=self.stale_after
+        )
+        return STALE if stale else self.finding.error.kind
+
+    def plan(self) -> list[Effect]:
+        if is_unchecked(self.finding):
+            return self._plan_unchecked()
+        incident = self.incident
+        if incident is not None and incident.kind is IncidentKind.UNCHECKED:
+            return self._plan_answers_again(incident)
+        return self._plan_certificate(incident)
+
+    def _plan_unchecked(self) -> list[Effect]:
+        severity = self._unchecked_severity()
+        unchecked = IncidentKind.UNCHECKED
+        incident = self.incident
+        if incident is None:
+            return [self.effect(EffectKind.OPEN, unchecked, severity, "could-not-check")]
+        if incident.kind is IncidentKind.CERTIFICATE:
             return [
-                effect(EffectKind.OPEN, IncidentKind.UNCHECKED, None, error_kind, "could-not-check")
+                self.effect(EffectKind.EDIT, unchecked, severity, "could-not-check"),
+                self.effect(EffectKind.NOTE, unchecked, severity, "could-not-check"),
             ]
-        if unchecked is not None and unchecked.severity != error_kind:
+        if severity == STALE and incident.severity != STALE:
             return [
-                effect(EffectKind.EDIT, IncidentKind.UNCHECKED, unchecked, error_kind, "updated")
+                self.effect(EffectKind.EDIT, unchecked, severity, STALE),
+                self.effect(EffectKind.NOTE, unchecked, severity, STALE, broadcast=True),
             ]
+        if severity != incident.severity or self._shown_changed(incident):
+            return [self.effect(EffectKind.EDIT, unchecked, severity, "updated")]
         return []
 
-    effects: list[Effect] = []
-    if unchecked is not None:
-        effects.append(
-            effect(
-                EffectKind.RESOLVE,
-                IncidentKind.UNCHECKED,
-                unchecked,
-                unchecked.severity,
-                "recovered",
-            )
-        )
-    severity = finding.status.value
-    cert = current.get(cert_key)
-    if not needs_attention(finding):
-        if cert is not None:
-            reason = "renewed" if _renewed(cert, finding) else "resolved"
+    def _shown_changed(self, incident: Incident) -> bool:
+        """Did the error, or the whole hours since the last check, change on the message?"""
+        assert self.finding.error is not None
+        why = incident.detail.get(UNCHECKED_KEY)
+        error = (self.finding.error.kind, self.finding.error.message)
+        if not isinstance(why, Mapping) or (why.get("kind"), why.get("message")) != error:
+            return True
+        last = self._last_checked()
+        if last is None:
+            return False
+        return _whole_hours(self.now - last) != _whole_hours(incident.updated_at - last)
+
+    def _plan_answers_again(self, incident: Incident) -> list[Effect]:
+        severity = self.finding.status.value
+        certificate = IncidentKind.CERTIFICATE
+        if not needs_attention(self.finding):
+            return [self.effect(EffectKind.RESOLVE, certificate, severity, "recovered")]
+        return [
+            self.effect(EffectKind.EDIT, certificate, severity, "recovered"),
+            self.effect(EffectKind.NOTE, certificate, severity, "recovered"),
+        ]
+
+    def _plan_certificate(self, incident: Incident | None) -> list[Effect]:
+        finding = self.finding
+        severity = finding.status.value
+        certificate = IncidentKind.CERTIFICATE
+        if not needs_attention(finding):
+            if incident is None:
+                return []
+            reason = "renewed" if _renewed(incident, finding) else "resolved"
+            return [self.effect(EffectKind.RESOLVE, certificate, severity, reason)]
+        if incident is None:
+            return [self.effect(EffectKind.OPEN, certificate, severity, "opened")]
+        if _renewed(incident, finding):
+            return [
+                self.effect(EffectKind.EDIT, certificate, severity, "renewed"),
+                self.effect(EffectKind.NOTE, certificate, severity, "renewed"),
+            ]
+        if is_escalation(incident.severity, severity):
+            return [
+                self.effect(EffectKind.EDIT, certificate, severity, "escalated"),
+                self.effect(EffectKind.NOTE, certificate, severity, "escalated"),
+            ]
+        effects: list[Effect] = []
+        if _visible_change(incident, finding):
+            effects.append(self.effect(EffectKind.EDIT, certificate, severity, "updated"))
+        last_post = incident.last_notified_at or incident.opened_at
+        if finding.status in _REMIND and last_post + self.renotify <= self.now:
             effects.append(
-                effect(EffectKind.RESOLVE, IncidentKind.CERTIFICATE, cert, severity, reason)
+                self.effect(EffectKind.NOTE, certificate, severity, "reminder", broadcast=True)
             )
         return effects
-    if cert_key not in current:
-        effects.append(effect(EffectKind.OPEN, IncidentKind.CERTIFICATE, None, severity, "opened"))
-        return effects
-    if cert is None:  # opened earlier in this same plan
-        return effects
-    if is_escalation(cert.severity, severity):
-        effects.append(
-            effect(EffectKind.EDIT, IncidentKind.CERTIFICATE, cert, severity, "escalated")
-        )
-        effects.append(
-            effect(EffectKind.NOTE, IncidentKind.CERTIFICATE, cert, severity, "escalated")
-        )
-        return effects
-    if _visible_change(cert, finding):
-        effects.append(effect(EffectKind.EDIT, IncidentKind.CERTIFICATE, cert, severity, "updated"))
-    last_post = cert.last_notified_at or cert.opened_at
-    if finding.status in _REMIND and last_post + renotify <= now:
-        effects.append(
-            effect(
-                EffectKind.NOTE,
-                IncidentKind.CERTIFICATE,
-                cert,
-                severity,
-                "reminder",
-                broadcast=True,
-            )
-        )
-    return effects
+
+
+def _whole_hours(delta: timedelta) -> int:
+    return max(0, delta // _HOUR)
 
 
 def _visible_change(incident: Incident, finding: Finding) -> bool:
@@ -281,7 +422,7 @@ def _parse_iso(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     # Stored details are always aware; a naive value is not comparable, so not trusted.

@@ -28,6 +28,8 @@ _ESCAPES = re.compile(
 _CONTROLS = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
+# How much of a peer's error text an FMC's finding keeps (JSON, Slack, the terminal).
+MESSAGE_LIMIT = 1000
 _LINE_BREAKS = re.compile(r"[\r\n\t]+")
 _CR = re.compile(r"\r\n?")
 
@@ -36,11 +38,24 @@ def sanitize_peer_text(text: str, *, keep_newlines: bool = False, limit: int | N
     """``text`` without escapes or control characters; one line unless ``keep_newlines``.
 
     One line (the default): tabs, CR and LF become a single space. With ``keep_newlines``
-    CR LF and a lone CR become LF, and tabs stay. ``limit`` cuts the result to that many
-    characters, ending with an ellipsis.
+    CR LF and a lone CR become LF, and tabs stay. ``limit`` cuts the result to at most that
+    many characters, ending with a note of how much was cut (an ellipsis alone when even
+    the note does not fit).
     """
     text = _CONTROLS.sub("", _ESCAPES.sub("", text))
     text = _CR.sub("\n", text) if keep_newlines else _LINE_BREAKS.sub(" ", text).strip()
     if limit is not None and len(text) > limit:
-        text = text[: max(limit - 1, 0)] + "…"
+        text = cut_with_note(text, limit)
     return text
+
+
+def cut_with_note(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    # The number cut is at most len(text): its note is never longer than this one.
+    longest_note = len(f"… [{len(text)} characters cut]")
+    kept = limit - longest_note
+    if kept < limit // 2:  # a short limit: the note would crowd out the text
+        return text[: max(limit - 1, 0)] + "…"
+    return text[:kept] + f"… [{len(text) - kept} characters cut]"

@@ -21,7 +21,7 @@ import asyncssh
 from bot.core.certificate import CertificateFacts, parse_certificate
 from bot.core.findings import ErrorInfo, FmcFacts, ProbeOutcome
 from bot.core.fmc_files import parse_ims_conf, parse_model_conf, parse_sf_version, parse_vdb_conf
-from bot.core.peer_text import sanitize_peer_text
+from bot.core.peer_text import MESSAGE_LIMIT, cut_with_note, sanitize_peer_text
 from bot.errors import (
     CertificateInvalidError,
     CertificateMissingError,
@@ -99,6 +99,7 @@ async def probe_fmc(
     if error is not None:
         # Peer-chosen text may sit in any message: one printable line, whatever it holds.
         message = redact(sanitize_peer_text(error.message), [target.password])
+        message = cut_with_note(message, MESSAGE_LIMIT)  # an FMC can say a lot
         info = ErrorInfo(kind=error.kind, message=message, step=error.step)
         logger.info("fmc %s: %s (%s)", target.name, error.kind, message)
     transcript = progress.shell.transcript if progress.shell else ""

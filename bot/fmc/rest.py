@@ -54,7 +54,7 @@ from multidict import CIMultiDict
 from bot.core.devices import Access
 from bot.core.findings import ErrorInfo, FmcFacts, ProbeOutcome
 from bot.core.fmc_files import parse_sf_version
-from bot.core.peer_text import sanitize_peer_text
+from bot.core.peer_text import MESSAGE_LIMIT, cut_with_note, sanitize_peer_text
 from bot.errors import (
     AuthError,
     ProbeConfigError,
@@ -340,7 +340,7 @@ async def probe_rest(
         error = exc
     info = None
     if error is not None:
-        message = redact(sanitize_peer_text(error.message), secrets)
+        message = cut_with_note(redact(sanitize_peer_text(error.message), secrets), MESSAGE_LIMIT)
         info = ErrorInfo(kind=error.kind, message=message, step=error.step)
         logger.info("fmc %s: REST %s (%s)", target.name, error.kind, message)
     facts = FmcFacts()

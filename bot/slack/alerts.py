@@ -2,8 +2,9 @@
 
 The first scan that finds an FMC needing attention opens an incident: a reply, with the
 approval buttons, in the thread of that scan's alert. Later scans edit it in place and
-post in its thread only when something changes (escalation, a failure to check, a
-recovery, a renewal that resolves it) or when a critical incident is due a reminder.
+post in its thread only when its state changes (escalation, a failure to check, staleness,
+answering again, a renewal) or when a critical incident is due a reminder. An FMC has
+one open incident whatever its trouble, so one thread.
 The rules are pure (``bot.core.incidents``); this module carries their effects out.
 
 Delivery survives Slack. The store is written first (it is the truth); Slack follows.
@@ -18,12 +19,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
+from bot.config import ScheduleModel
 from bot.core.approval import ApprovalStatus
-from bot.core.findings import Finding, finding_to_record
-from bot.core.incidents import Effect, EffectKind, Incident, IncidentKind, plan_incident_effects
+from bot.core.findings import Finding, finding_from_record
+from bot.core.incidents import (
+    Effect,
+    EffectKind,
+    Incident,
+    IncidentKind,
+    is_unchecked,
+    last_known_finding,
+    plan_incident_effects,
+)
 from bot.errors import FmccertError, SlackError
 from bot.logs import bound
 from bot.scanning import ScanReport
@@ -46,6 +56,44 @@ GONE_ERRORS: Final = frozenset(
 def is_gone(exc: FmccertError) -> bool:
     """Did Slack say the message or its channel no longer exists?"""
     return isinstance(exc, SlackError) and exc.error in GONE_ERRORS
+
+
+# Without scheduled scans, an FMC unchecked this long is stale.
+DEFAULT_STALE_AFTER: Final = timedelta(hours=48)
+
+
+def stale_after(schedule: ScheduleModel, *, now: datetime) -> timedelta:
+    """``schedule.stale_after_hours``, else 2 x the shortest scan period, else 48 h."""
+    from bot.scheduling import crontab_trigger  # late: scheduling reads AppConfig
+
+    if schedule.stale_after_hours is not None:
+        return timedelta(hours=schedule.stale_after_hours)
+    periods: list[timedelta] = []
+    for scan in schedule.scans:
+        trigger = crontab_trigger(scan.cron, scan.timezone)
+        fire = trigger.get_next_fire_time(None, now)
+        for _ in range(8):  # a few fires: "0 6 * * 1-5" has a longer gap at weekends
+            following = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+            if fire is None or following is None:
+                break
+            periods.append(following - fire)
+            fire = following
+    return 2 * min(periods) if periods else DEFAULT_STALE_AFTER
+
+
+async def _last_known(ctx: BotContext, fmc: str) -> Finding | None:
+    """The FMC's newest stored finding of a successful check, None when there is none."""
+    for stored in await ctx.operations.store.findings(fmc, limit=50):
+        data = dict(stored.data)
+        # The stored JSON has no not_before; the expiry is what the message shows.
+        data.setdefault("not_before", data.get("not_after"))
+        try:
+            finding = finding_from_record(data)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not is_unchecked(finding):
+            return finding
+    return None
 
 
 def _resolved_line(effect: Effect) -> str:
@@ -86,9 +134,10 @@ async def _open(ctx: BotContext, effect: Effect, *, channel: str, thread_ts: str
         fmc=effect.fmc,
         kind=effect.incident_kind,
         severity=effect.severity,
-        detail=finding_to_record(effect.finding),
+        detail=effect.detail,
         now=now,
         approval_id=approval_id,
+        last_checked_at=effect.last_checked_at,
     )
     await store.audit(
         actor="system:schedule",
@@ -101,8 +150,9 @@ async def _open(ctx: BotContext, effect: Effect, *, channel: str, thread_ts: str
     if thread_ts is None:
         return  # the alert could not be posted: the next scan posts it (its ids are missing)
     message = blocks.build_incident(
-        effect.finding, incident_id=incident.id, approval_id=approval_id
-    )
+        effect.finding, incident_id=incident.id, approval_id=approval_id,
+        last_known=effect.last_known, last_checked_at=effect.last_checked_at, now=now,
+    )  # fmt: skip
     await _post_incident(ctx, incident, message, approval_id, channel=channel, thread_ts=thread_ts)
 
 
@@ -134,7 +184,7 @@ async def _post_incident(
 
 async def _incident_message(
     ctx: BotContext, incident: Incident, finding: Finding, *, state_line: str | None,
-    resolved: bool = False,
+    resolved: bool = False, effect: Effect | None = None,
 ) -> tuple[blocks.Message, int | None]:  # fmt: skip
     """The incident's message now: buttons while its request is pending, else how it ended."""
     request = None
@@ -144,19 +194,26 @@ async def _incident_message(
     lines = [state_line] if state_line else []
     if request is not None and approval_id is None:
         lines.insert(0, blocks.decision_line(request, now=ctx.clock()))
+    if effect is not None:
+        last_known, last_checked_at = effect.last_known, effect.last_checked_at
+    else:
+        last_known, last_checked_at = last_known_finding(incident.detail), incident.last_checked_at
+    if is_unchecked(finding):
+        approval_id = None  # nothing is known to fix until it answers again
     message = blocks.build_incident(
         finding, incident_id=incident.id, approval_id=approval_id,
         state_line="\n".join(lines) or None, resolved=resolved,
+        last_known=last_known, last_checked_at=last_checked_at, now=ctx.clock(),
     )  # fmt: skip
     return message, approval_id
 
 
-async def _edit(ctx: BotContext, incident: Incident, finding: Finding, *, state_line: str | None,
+async def _edit(ctx: BotContext, incident: Incident, effect: Effect, *, state_line: str | None,
                 resolved: bool) -> None:  # fmt: skip
     if not incident.channel or not incident.message_ts:
         raise SlackError("the incident has no message to edit", error="message_not_found")
     message, _ = await _incident_message(
-        ctx, incident, finding, state_line=state_line, resolved=resolved
+        ctx, incident, effect.finding, state_line=state_line, resolved=resolved, effect=effect
     )
     await ctx.poster.update(incident.channel, incident.message_ts, message)
 
@@ -164,7 +221,10 @@ async def _edit(ctx: BotContext, incident: Incident, finding: Finding, *, state_
 async def _note(ctx: BotContext, incident: Incident, effect: Effect) -> None:
     if not incident.channel or not incident.thread_ts:
         raise SlackError("the incident has no thread", error="message_not_found")
-    note = blocks.build_incident_note(effect.reason, effect.finding, previous=incident.severity)
+    note = blocks.build_incident_note(
+        effect.reason, effect.finding, previous=effect.previous or incident.severity,
+        last_known=effect.last_known, last_checked_at=effect.last_checked_at, now=ctx.clock(),
+    )  # fmt: skip
     await ctx.poster.post(
         incident.channel, note, thread_ts=incident.thread_ts, reply_broadcast=effect.broadcast
     )
@@ -179,12 +239,14 @@ async def _apply(delivery: _Delivery, effect: Effect) -> None:
     now = ctx.clock()
     if effect.kind is EffectKind.EDIT:
         await store.update_incident(
-            incident.id, now=now, severity=effect.severity, detail=finding_to_record(effect.finding)
-        )
+            incident.id, now=now, severity=effect.severity, detail=effect.detail,
+            kind=effect.incident_kind, last_checked_at=effect.last_checked_at,
+        )  # fmt: skip
         if incident.id in delivery.gone:
+            delivery.gone[incident.id] = (incident, effect.finding, delivery.gone[incident.id][2])
             return
         try:
-            await _edit(ctx, incident, effect.finding, state_line=None, resolved=False)
+            await _edit(ctx, incident, effect, state_line=None, resolved=False)
         except FmccertError as exc:
             if not is_gone(exc):
                 raise
@@ -203,7 +265,7 @@ async def _apply(delivery: _Delivery, effect: Effect) -> None:
             return
         await store.update_incident(incident.id, now=now, notified=True)
     elif effect.kind is EffectKind.RESOLVE:
-        await store.resolve_incident(incident.id, now=now, detail=finding_to_record(effect.finding))
+        await store.resolve_incident(incident.id, now=now, detail=effect.detail)
         await store.audit(
             actor="system:schedule",
             action="incident.resolved",
@@ -214,7 +276,7 @@ async def _apply(delivery: _Delivery, effect: Effect) -> None:
         # Resolved: even if its message is gone, it needs no new thread.
         delivery.gone.pop(incident.id, None)
         try:
-            await _edit(ctx, incident, effect.finding, state_line=_resolved_line(effect),
+            await _edit(ctx, incident, effect, state_line=_resolved_line(effect),
                         resolved=True)  # fmt: skip
         except FmccertError as exc:
             delivery.failed("incident-edit", effect.fmc, exc)
@@ -245,18 +307,37 @@ async def _repost(
 
 
 async def publish_scheduled_scan(
-    ctx: BotContext, report: ScanReport, *, channel: str, title: str, renotify: timedelta
+    ctx: BotContext,
+    report: ScanReport,
+    *,
+    channel: str,
+    title: str,
+    renotify: timedelta,
+    stale: timedelta | None = None,
 ) -> None:
-    """Carry out the incident rules for one scheduled scan's findings in ``channel``."""
+    """Carry out the incident rules for one scheduled scan's findings in ``channel``.
+
+    Staleness is judged here, at each scheduled scan, for the FMCs it could not check:
+    ``stale`` (default :func:`stale_after` of the config) after the last successful check.
+    """
     store = ctx.operations.store
     now = ctx.clock()
     open_before = await store.open_incidents()
+    with_incident = {incident.fmc for incident in open_before}
+    last_known = {
+        finding.name: known
+        for finding in report.findings
+        if is_unchecked(finding) and finding.name not in with_incident
+        if (known := await _last_known(ctx, finding.name)) is not None
+    }
     effects = plan_incident_effects(
         report.findings,
         open_before,
         now=now,
         renotify=renotify,
         snoozed=await store.active_snoozes(now),
+        stale_after=stale if stale is not None else stale_after(ctx.config.raw.schedule, now=now),
+        last_known=last_known,
     )
     delivery = _Delivery(ctx, channel)
     for effect in effects:

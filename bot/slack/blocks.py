@@ -36,7 +36,7 @@ from bot.core.devices import DeviceKind
 from bot.core.expiry import Status
 from bot.core.expiry import days_left as days_until
 from bot.core.findings import Finding
-from bot.core.incidents import Incident, needs_attention
+from bot.core.incidents import Incident, is_unchecked, needs_attention, still_at_risk
 from bot.remediation.plan import SNORT_NOTICE, Plan
 from bot.remediation.service import ProgressEvent, ProgressState, RemediationResult
 from bot.scanning import ScanReport
@@ -958,13 +958,27 @@ def build_incident(
     approval_id: int | None,
     state_line: str | None = None,
     resolved: bool = False,
+    last_known: Finding | None = None,
+    last_checked_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Message:
     """An incident's message: the finding, Approve/Deny while pending, and Snooze while open.
 
+    A finding that could not be checked shows why, the last known state and how long ago
+    the last successful check was, and no recommended fix (nothing is known to fix).
     ``state_line`` is mrkdwn (it may mention users); escape any user text in it first.
     """
-    reply = build_finding_reply(finding, approval_id=None if resolved else approval_id)
-    blocks: list[Block | dict[str, Any]] = list(reply.blocks)
+    if is_unchecked(finding):
+        line = _unchecked_line(finding, last_known, last_checked_at, now=now)
+        text = f"{_oneline(finding.name, NAME_LIMIT)}: {line}".replace("*", "")
+        blocks: list[Block | dict[str, Any]] = [_section(f"*{_name(finding.name)}*: {line}")]
+        blocks.append(_context(f"Tried {_utc(finding.checked_at)}"))
+    else:
+        reply = build_finding_reply(finding, approval_id=None if resolved else approval_id)
+        text = reply.text
+        blocks = list(reply.blocks)
+        if still_at_risk(finding) and not resolved:
+            blocks.append(_context(_AT_RISK))
     if state_line:  # mrkdwn composed by the caller, user text in it already escaped
         blocks.append(_context(_clip(state_line, 1900)))
     if not resolved:
@@ -974,14 +988,58 @@ def build_incident(
             value=incident_value(incident_id),
         )
         blocks.append(ActionsBlock(block_id=INCIDENT_BLOCK, elements=[snooze]))
-    return _message(reply.text, blocks)
+    return _message(text, blocks)
 
 
-def build_incident_note(reason: str, finding: Finding, *, previous: str | None = None) -> Message:
-    """A short post in an incident's thread: escalation, reminder, recovery or resolution."""
+_AT_RISK = f"Still at risk: the next renewal will fail again; update the VDB to {FIXED_VDB_BUILD}+."
+
+
+def _hours_ago(moment: datetime, now: datetime | None) -> str:
+    if now is None:
+        return f"at {_utc(moment)}"
+    hours = max(0, int((now - moment).total_seconds() // 3600))
+    return f"{hours} h ago"
+
+
+def _unchecked_line(
+    finding: Finding,
+    last_known: Finding | None,
+    last_checked_at: datetime | None,
+    *,
+    now: datetime | None,
+) -> str:
+    """ "could not check: KIND MESSAGE; last known state: ..., expires ... (last checked ...)"."""
+    error = finding.error
+    kind = _oneline(error.kind, 40) if error else "unknown"
+    message = _text(error.message, MESSAGE_LIMIT) if error else ""
+    line = f"could not check: {kind} {message}".rstrip()
+    if last_known is None:
+        line += "; last known state: not known"
+    else:
+        cert = last_known.facts.certificate
+        expires = f", expires {_utc(cert.not_after)}" if cert else ", expiry unknown"
+        line += f"; last known state: *{last_known.status.value}*{expires}"
+    if last_checked_at is not None:
+        line += f" (last checked {_hours_ago(last_checked_at, now)})"
+    else:
+        line += " (never checked successfully)"
+    return line
+
+
+def build_incident_note(
+    reason: str,
+    finding: Finding,
+    *,
+    previous: str | None = None,
+    last_known: Finding | None = None,
+    last_checked_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """A short post in an incident's thread: a state change, a reminder or a resolution."""
     name = f"*{_name(finding.name)}*"
     status = finding.status.value
     expiry = _days_phrase(finding.days_left)
+    resolved = " Incident resolved." if not needs_attention(finding) else ""
     if reason == "escalated":
         was = f" from {_oneline(previous, 40)}" if previous else ""
         text = f":arrow_double_up: {name} escalated{was} to *{status}*: {expiry}."
@@ -990,15 +1048,26 @@ def build_incident_note(reason: str, finding: Finding, *, previous: str | None =
             f":bell: {name} is still *{status}*: {expiry}. "
             "Approve the fix above, or snooze it with a reason."
         )
+    elif reason == "could-not-check":
+        line = _unchecked_line(finding, last_known, last_checked_at, now=now)
+        text = f":warning: {name}: {line}."
+    elif reason == "stale":
+        since = (
+            f"since {_utc(last_checked_at)} ({_hours_ago(last_checked_at, now)})"
+            if last_checked_at is not None else "ever"
+        )  # fmt: skip
+        text = f":rotating_light: {name} has not been checked successfully {since}: *stale*."
     elif reason == "recovered":
         was = f" (it was {_oneline(previous, 40)})" if previous else ""
-        text = f":white_check_mark: {name} answers again{was}."
+        text = f":white_check_mark: {name} answers again{was}: *{status}*, {expiry}.{resolved}"
     elif reason == "renewed":
         cert = finding.facts.certificate
-        until = f"; it now expires {_utc(cert.not_after)}" if cert else ""
-        text = f":white_check_mark: {name}: the certificate was renewed{until}. Incident resolved."
+        until = f" until {_utc(cert.not_after)}" if cert else ""
+        text = f":white_check_mark: {name}: the certificate was renewed{until}.{resolved}"
     else:
         text = f":white_check_mark: {name} no longer needs attention. Incident resolved."
+    if reason in ("renewed", "recovered") and still_at_risk(finding):
+        text += f" {_AT_RISK}"
     return _message(text.replace("*", ""), [_section(text)])
 
 

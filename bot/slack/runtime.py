@@ -23,7 +23,9 @@ from bot.errors import ConfigError, FmccertError, StorageError
 from bot.logs import register_secret
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.operations import Operations
-from bot.scanning import Clock
+from bot.probe_worker import ProcessProber
+from bot.probing import probe_device
+from bot.scanning import Clock, Prober
 from bot.scheduling import DigestSchedule, ScanSchedule, ScanScheduler, schedules_from_config
 from bot.slack import blocks
 from bot.slack.actions import report_interrupted
@@ -58,6 +60,7 @@ class SlackBot:
         post_interval: float = 1.0,
         progress_interval: float = 1.0,
         sweep_interval: float = SWEEP_INTERVAL,
+        probe_in_worker: bool = False,
     ) -> None:
         self.config = config
         self.store = store
@@ -72,7 +75,15 @@ class SlackBot:
         self.ready = False
         self.tasks = TaskTracker()
         self.metrics = Metrics()  # per bot: several bots in one process keep apart
-        self.operations = Operations(config, store, clock=clock, metrics=self.metrics)
+        # SSH in a child process: a scan's sessions leave the loop to Slack's requests. The
+        # worker reads the time itself, so only a bot on the real clock uses it (fmccert run).
+        self._prober = (
+            ProcessProber(verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
+            if probe_in_worker
+            else None
+        )
+        probe: Prober = probe_device if self._prober is None else self._prober
+        self.operations = Operations(config, store, clock=clock, probe=probe, metrics=self.metrics)
         for secret in (env.bot_token, env.app_token, env.signing_secret):
             register_secret(secret)
         self._runner: web.AppRunner | None = None
@@ -300,6 +311,8 @@ class SlackBot:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         await self.tasks.close(grace=5.0)
+        if self._prober is not None:
+            await self._prober.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._http is not None:

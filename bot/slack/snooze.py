@@ -14,8 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.approval import is_approver
-from bot.core.findings import Finding, finding_from_record
-from bot.core.incidents import Incident, IncidentState
+from bot.core.incidents import Incident, IncidentState, last_known_finding, shown_finding
 from bot.errors import FmccertError
 from bot.slack import blocks
 from bot.slack.context import BotContext, user_groups
@@ -132,19 +131,13 @@ async def _snooze(ctx: BotContext, metadata: object, user: str, seconds: int, re
         now=now,
     )
     if incident.channel and incident.message_ts:
-        finding = _finding_from_detail(incident)
+        finding = shown_finding(incident)
         if finding is not None:
             line = f"Snoozed by <@{user}> until {until:%Y-%m-%d %H:%M} UTC: {blocks.escape(reason)}"
             approval_id = await pending_approval_id(ctx, incident.approval_id)
             message = blocks.build_incident(
-                finding, incident_id=incident.id, approval_id=approval_id, state_line=line
-            )
+                finding, incident_id=incident.id, approval_id=approval_id, state_line=line,
+                last_known=last_known_finding(incident.detail),
+                last_checked_at=incident.last_checked_at, now=now,
+            )  # fmt: skip
             await ctx.poster.update(incident.channel, incident.message_ts, message)
-
-
-def _finding_from_detail(incident: Incident) -> Finding | None:
-    """Rebuild the finding shown on the incident from its stored record, if possible."""
-    try:
-        return finding_from_record(incident.detail)
-    except (KeyError, TypeError, ValueError):
-        return None

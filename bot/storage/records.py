@@ -218,7 +218,7 @@ class Store(Protocol):
     ) -> AuditEntry: ...
     async def audit_log(self, fmc: str | None = None, limit: int = 200) -> list[AuditEntry]: ...
 
-    # incidents; create raises StorageError while one of (fmc, kind) is OPEN
+    # incidents; create raises StorageError while the FMC has one OPEN (of any kind)
     async def open_incidents(self) -> list[Incident]: ...
     async def incidents(self, fmc: str | None = None, limit: int = 100) -> list[Incident]: ...
     async def create_incident(
@@ -233,6 +233,7 @@ class Store(Protocol):
         thread_ts: str | None = None,
         message_ts: str | None = None,
         approval_id: int | None = None,
+        last_checked_at: datetime | None = None,
     ) -> Incident: ...
     # None leaves a field unchanged; notified=True sets last_notified_at to now
     async def update_incident(
@@ -247,6 +248,8 @@ class Store(Protocol):
         message_ts: str | None = None,
         approval_id: int | None = None,
         notified: bool = False,
+        kind: IncidentKind | None = None,
+        last_checked_at: datetime | None = None,
     ) -> Incident: ...
     async def resolve_incident(
         self, incident_id: int, *, now: datetime, detail: Mapping[str, Any]

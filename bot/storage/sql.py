@@ -364,6 +364,7 @@ def _to_incident(row: IncidentRow) -> Incident:
         last_notified_at=row.last_notified_at,
         approval_id=row.approval_id,
         detail=row.detail,
+        last_checked_at=row.last_checked_at,
     )
 
 
@@ -373,7 +374,7 @@ def _is_open_incident_conflict(exc: BaseException | None) -> bool:
         return False
     words = str(exc.orig)
     # PostgreSQL names the index; SQLite names the indexed columns.
-    return OPEN_INCIDENT_INDEX in words or "incidents.fmc, incidents.kind" in words
+    return OPEN_INCIDENT_INDEX in words or "UNIQUE constraint failed: incidents.fmc" in words
 
 
 def _is_pending_conflict(exc: BaseException | None) -> bool:
@@ -1021,7 +1022,7 @@ class SqlStore:
     # incidents
 
     async def open_incidents(self) -> list[Incident]:
-        """Every OPEN incident (at most one per FMC and kind), oldest first."""
+        """Every OPEN incident (at most one per FMC), oldest first."""
         stmt = (
             select(IncidentRow)
             .where(IncidentRow.state == IncidentState.OPEN.value)
@@ -1053,8 +1054,9 @@ class SqlStore:
         thread_ts: str | None = None,
         message_ts: str | None = None,
         approval_id: int | None = None,
+        last_checked_at: datetime | None = None,
     ) -> Incident:
-        """Insert an OPEN incident; StorageError while one of (fmc, kind) is already open."""
+        """Insert an OPEN incident; StorageError while the FMC already has one open."""
         kind = IncidentKind(kind)
         _refuse_secret_keys(detail, "incident detail")
         row = IncidentRow(
@@ -1069,6 +1071,7 @@ class SqlStore:
             message_ts=message_ts,
             approval_id=approval_id,
             detail=dict(detail),
+            last_checked_at=last_checked_at,
         )
         doing = f"opening a {kind.value} incident of {fmc}"
         try:
@@ -1097,6 +1100,8 @@ class SqlStore:
         message_ts: str | None = None,
         approval_id: int | None = None,
         notified: bool = False,
+        kind: IncidentKind | None = None,
+        last_checked_at: datetime | None = None,
     ) -> Incident:
         """Change the given fields (None: unchanged) and updated_at; notified marks a post."""
         values: dict[str, Any] = {"updated_at": now}
@@ -1109,6 +1114,8 @@ class SqlStore:
             "thread_ts": thread_ts,
             "message_ts": message_ts,
             "approval_id": approval_id,
+            "kind": IncidentKind(kind).value if kind is not None else None,
+            "last_checked_at": last_checked_at,
         }
         values.update({key: value for key, value in given.items() if value is not None})
         if notified:

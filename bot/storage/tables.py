@@ -34,7 +34,7 @@ NAMING_CONVENTION = {
 }
 
 RUNNING_LOCK_INDEX = "uq_remediation_runs_running_fmc"
-OPEN_INCIDENT_INDEX = "uq_incidents_open_fmc_kind"
+OPEN_INCIDENT_INDEX = "uq_incidents_open_fmc"
 PENDING_APPROVAL_INDEX = "uq_approval_requests_pending_fmc_action"
 
 
@@ -206,17 +206,16 @@ def _one_of(column: str, values: type[enum.StrEnum]) -> str:
 
 
 class IncidentRow(Base):
-    """One incident; the partial unique index keeps one OPEN incident per (fmc, kind)."""
+    """One incident; the partial unique index keeps one OPEN incident per FMC."""
 
     __tablename__ = "incidents"
     __table_args__ = (
         CheckConstraint(_one_of("kind", IncidentKind), name="kind"),
         CheckConstraint(_one_of("state", IncidentState), name="state"),
-        # At most one OPEN incident per FMC and kind, whatever process inserts it.
+        # At most one OPEN incident per FMC, whatever its trouble or process inserts it.
         Index(
             OPEN_INCIDENT_INDEX,
             "fmc",
-            "kind",
             unique=True,
             sqlite_where=text("state = 'open'"),
             postgresql_where=text("state = 'open'"),
@@ -240,6 +239,7 @@ class IncidentRow(Base):
     last_notified_at: Mapped[datetime | None]
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
     detail: Mapped[dict[str, Any]]
+    last_checked_at: Mapped[datetime | None]  # the FMC's last successful check (0006)
 
 
 class SnoozeRow(Base):

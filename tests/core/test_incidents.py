@@ -17,8 +17,10 @@ from bot.core.incidents import (
     IncidentKind,
     IncidentState,
     is_escalation,
+    last_known_finding,
     needs_attention,
     plan_incident_effects,
+    shown_finding,
 )
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
@@ -76,7 +78,12 @@ def _incident(
     severity: str | None = None,
     last_notified_at: datetime | None = None,
     opened_at: datetime = OPENED,
+    last_checked_at: datetime | None = None,
 ) -> Incident:
+    detail = finding_to_json(finding)
+    if kind is IncidentKind.UNCHECKED and finding.error is not None:
+        why = {"kind": finding.error.kind, "message": finding.error.message, "at": "2026-11-27"}
+        detail = {**finding_to_json(_finding()), "unchecked": why}
     return Incident(
         id=7,
         fmc=finding.name,
@@ -91,7 +98,8 @@ def _incident(
         message_ts="1.1",
         last_notified_at=last_notified_at,
         approval_id=None,
-        detail=finding_to_json(finding),
+        detail=detail,
+        last_checked_at=last_checked_at,
     )
 
 
@@ -114,17 +122,12 @@ def test_first_warning_opens_a_certificate_incident() -> None:
 
     effects = plan_incident_effects([finding], [], now=NOW, renotify=RENOTIFY, snoozed={})
 
-    assert effects == [
-        Effect(
-            EffectKind.OPEN,
-            FMC,
-            IncidentKind.CERTIFICATE,
-            None,
-            finding,
-            "warning",
-            "opened",
-        )
-    ]
+    [effect] = effects
+    assert effect == Effect(
+        EffectKind.OPEN, FMC, IncidentKind.CERTIFICATE, None, finding, "warning", "opened",
+        detail=effect.detail, last_known=finding, last_checked_at=NOW,
+    )  # fmt: skip
+    assert effect.detail["status"] == "warning"
 
 
 def test_healthy_fmc_without_incident_does_nothing() -> None:
@@ -239,7 +242,7 @@ def test_healthy_without_a_later_certificate_resolves_as_resolved() -> None:
 
 
 def test_unreachable_opens_once_then_nothing_then_recovers() -> None:
-    """Unreachable opens an UNCHECKED incident once; again is quiet; a checked scan recovers."""
+    """Unreachable opens an UNCHECKED incident once; again is quiet; answering resolves it."""
     down = _unreachable()
     unchecked = _incident(down, IncidentKind.UNCHECKED, severity="unreachable")
     healthy = _finding(Status.OK, days=200)
@@ -249,17 +252,17 @@ def test_unreachable_opens_once_then_nothing_then_recovers() -> None:
     ]
     assert _plan([down], [unchecked]) == []
     assert _plan([healthy], [unchecked]) == [
-        (EffectKind.RESOLVE, IncidentKind.UNCHECKED, "unreachable", "recovered")
+        (EffectKind.RESOLVE, IncidentKind.CERTIFICATE, "ok", "recovered")
     ]
 
 
-def test_recovery_into_a_warning_resolves_and_opens() -> None:
-    """A checked warning after an outage resolves the UNCHECKED incident, then opens one."""
+def test_answering_again_with_a_warning_continues_the_same_incident() -> None:
+    """A checked warning after an outage edits the one incident back and notes it: no new one."""
     unchecked = _incident(_unreachable(), IncidentKind.UNCHECKED, severity="unreachable")
 
     assert _plan([_finding()], [unchecked]) == [
-        (EffectKind.RESOLVE, IncidentKind.UNCHECKED, "unreachable", "recovered"),
-        (EffectKind.OPEN, IncidentKind.CERTIFICATE, "warning", "opened"),
+        (EffectKind.EDIT, IncidentKind.CERTIFICATE, "warning", "recovered"),
+        (EffectKind.NOTE, IncidentKind.CERTIFICATE, "warning", "recovered"),
     ]
 
 
@@ -272,18 +275,91 @@ def test_auth_after_unreachable_edits() -> None:
     ]
 
 
-def test_unchecked_leaves_the_certificate_incident_alone() -> None:
-    """An unreachable FMC with an open critical incident neither edits, reminds nor resolves it."""
+def test_could_not_check_moves_the_certificate_incident_keeping_its_last_known_state() -> None:
+    """An unreachable FMC with an open incident changes that incident's state: no second one."""
     critical = _finding(Status.CRITICAL, days=5)
-    incident = _incident(critical, last_notified_at=NOW - timedelta(days=3))
+    checked = NOW - timedelta(hours=6)
+    incident = _incident(critical, last_notified_at=NOW - timedelta(days=3),
+                         last_checked_at=checked)  # fmt: skip
 
-    assert _plan([_unreachable()], [incident]) == [
-        (EffectKind.OPEN, IncidentKind.UNCHECKED, "unreachable", "could-not-check")
+    effects = plan_incident_effects(
+        [_unreachable()], [incident], now=NOW, renotify=RENOTIFY, snoozed={}
+    )
+
+    assert [(e.kind, e.incident_kind, e.severity, e.reason) for e in effects] == [
+        (EffectKind.EDIT, IncidentKind.UNCHECKED, "unreachable", "could-not-check"),
+        (EffectKind.NOTE, IncidentKind.UNCHECKED, "unreachable", "could-not-check"),
+    ]
+    assert all(e.incident is incident for e in effects)
+    assert effects[0].last_known is not None
+    assert effects[0].last_known.status is Status.CRITICAL
+    assert effects[0].last_checked_at == checked
+    assert effects[0].detail["status"] == "critical"
+    assert effects[0].detail["unchecked"]["kind"] == "unreachable"
+
+
+def test_unchecked_becomes_stale_once_after_stale_after() -> None:
+    """Unchecked longer than stale_after since the last good check: one stale note, then quiet."""
+    checked = NOW - timedelta(hours=3)
+    unchecked = _incident(_unreachable(), IncidentKind.UNCHECKED, severity="unreachable",
+                          last_checked_at=checked)  # fmt: skip
+    stale = dataclasses.replace(unchecked, severity="stale", updated_at=NOW)
+
+    def plan(incident: Incident) -> list[tuple[EffectKind, str, str, bool]]:
+        effects = plan_incident_effects(
+            [_unreachable()], [incident], now=NOW, renotify=RENOTIFY, snoozed={},
+            stale_after=timedelta(hours=2),
+        )  # fmt: skip
+        return [(e.kind, e.severity, e.reason, e.broadcast) for e in effects]
+
+    assert plan(unchecked) == [
+        (EffectKind.EDIT, "stale", "stale", False),
+        (EffectKind.NOTE, "stale", "stale", True),
+    ]
+    assert plan(stale) == []
+
+
+def test_first_could_not_check_uses_the_last_known_finding() -> None:
+    """Without an incident, the caller's last good finding dates the check and can be stale."""
+    known = dataclasses.replace(_finding(Status.OK, days=200), checked_at=NOW - timedelta(days=3))
+
+    [effect] = plan_incident_effects(
+        [_unreachable()], [], now=NOW, renotify=RENOTIFY, snoozed={},
+        stale_after=timedelta(hours=48), last_known={FMC: known},
+    )  # fmt: skip
+
+    assert (effect.kind, effect.severity) == (EffectKind.OPEN, "stale")
+    assert effect.last_known == known
+    assert effect.last_checked_at == known.checked_at
+
+
+def test_renewed_by_other_means_but_still_at_risk_is_noted() -> None:
+    """A later not_after while a VDB update is still due: one "renewed" edit and note."""
+    incident = _incident(_finding(Status.WARNING, days=20))
+    renewed = _finding(Status.OK, days=700, not_after=NOW + timedelta(days=700),
+                       action=Action.VDB_UPDATE)  # fmt: skip
+
+    assert _plan([renewed], [incident]) == [
+        (EffectKind.EDIT, IncidentKind.CERTIFICATE, "ok", "renewed"),
+        (EffectKind.NOTE, IncidentKind.CERTIFICATE, "ok", "renewed"),
     ]
 
 
+def test_shown_finding_rebuilds_why_it_is_unchecked() -> None:
+    """An UNCHECKED incident shows its error; its detail still holds the last known state."""
+    unchecked = _incident(_unreachable(), IncidentKind.UNCHECKED, severity="unreachable")
+
+    shown = shown_finding(unchecked)
+    known = last_known_finding(unchecked.detail)
+
+    assert shown is not None
+    assert shown.error == ErrorInfo("unreachable", "no route")
+    assert known is not None
+    assert known.status is Status.WARNING
+
+
 def test_cert_missing_counts_as_checked() -> None:
-    """cert_missing means the FMC answered: it recovers UNCHECKED and opens a certificate one."""
+    """cert_missing means the FMC answered: the UNCHECKED incident becomes a certificate one."""
     missing = _finding(
         Status.UNKNOWN,
         days=None,
@@ -293,8 +369,8 @@ def test_cert_missing_counts_as_checked() -> None:
     unchecked = _incident(_unreachable(), IncidentKind.UNCHECKED, severity="unreachable")
 
     assert _plan([missing], [unchecked]) == [
-        (EffectKind.RESOLVE, IncidentKind.UNCHECKED, "unreachable", "recovered"),
-        (EffectKind.OPEN, IncidentKind.CERTIFICATE, "unknown", "opened"),
+        (EffectKind.EDIT, IncidentKind.CERTIFICATE, "unknown", "recovered"),
+        (EffectKind.NOTE, IncidentKind.CERTIFICATE, "unknown", "recovered"),
     ]
 
 

@@ -35,3 +35,16 @@ def test_limit_cuts_long_text_with_an_ellipsis() -> None:
     """A limit keeps the first characters and marks the cut."""
     assert sanitize_peer_text("x" * 50, limit=10) == "x" * 9 + "…"
     assert sanitize_peer_text("short", limit=10) == "short"
+
+
+def test_oversized_text_is_cut_with_a_note_of_how_much() -> None:
+    """A 10,000-character peer message keeps its start and says how many characters went."""
+    from bot.core.peer_text import cut_with_note
+
+    text = "x" * 10_000
+    cut = cut_with_note(text, 1000)
+    assert len(cut) <= 1000
+    kept = cut.index("…")
+    assert cut.endswith(f"… [{10_000 - kept} characters cut]")
+    assert cut_with_note("short", 1000) == "short"
+    assert cut_with_note("y" * 100, 20) == "y" * 19 + "…"  # too short for a note

@@ -7,10 +7,18 @@ an error that is not about a missing message.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.config import ScheduledScanModel, ScheduleModel
+from bot.core.advisory import Action
+from bot.core.certificate import CertificateFacts
+from bot.core.expiry import Status
+from bot.core.findings import ErrorInfo, Finding, FmcFacts
+from bot.slack.alerts import stale_after
+from bot.slack.blocks import build_incident, build_incident_note
 from bot.slack.runtime import SlackBot
 from bot.slack.standin import StoredMessage
 from tests.slack.conftest import CHANNEL, Site, SiteFactory
@@ -139,3 +147,58 @@ async def test_an_incident_whose_post_failed_is_posted_by_the_next_scan(
     incident = (await bot.store.open_incidents())[0]
     assert incident.message_ts == reposted[0].ts
     assert len(await bot.store.pending_approvals()) == 1  # the same request, now with buttons
+
+
+def _lab_finding(**changes: object) -> Finding:
+    """An affected FMC below VDB 406, renewed: ok now, but its next renewal will fail."""
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    cert = CertificateFacts(
+        not_before=now, not_after=now + timedelta(days=700), serial="0A", subject="CN=fmc",
+        issuer="CN=Keymaster CA 2", sha256_fingerprint="AA",
+    )  # fmt: skip
+    finding = Finding(
+        name="fmc-east", host="10.0.0.1", status=Status.OK, checked_at=now,
+        facts=FmcFacts(version="7.6.0", vdb_build=400, certificate=cert), days_left=700,
+        affected=True, action=Action.VDB_UPDATE, upgrade_to="7.6.1", error=None,
+    )  # fmt: skip
+    return dataclasses.replace(finding, **changes)  # type: ignore[arg-type]
+
+
+def test_renewal_note_says_when_it_is_still_at_risk() -> None:
+    """Renewed by other means on an affected release below VDB 406: the note says the risk."""
+    note = build_incident_note("renewed", _lab_finding())
+
+    assert "the certificate was renewed until 2028-11-02 12:00 UTC" in note.text
+    assert "Still at risk: the next renewal will fail again; update the VDB to 406+" in note.text
+    assert "Incident resolved" not in note.text
+
+
+def test_could_not_check_message_shows_the_last_known_state_and_no_fix() -> None:
+    """An unchecked incident reads as unknown: why, the last known state, no recommended fix."""
+    known = _lab_finding(status=Status.WARNING)
+    down = _lab_finding(
+        status=Status.UNKNOWN, error=ErrorInfo("unreachable", "no route"),
+        checked_at=known.checked_at + timedelta(hours=3),
+    )  # fmt: skip
+
+    message = build_incident(
+        down, incident_id=1, approval_id=None, last_known=known,
+        last_checked_at=known.checked_at, now=down.checked_at,
+    )  # fmt: skip
+
+    text = str(message.blocks)
+    assert "could not check: unreachable no route; last known state: *warning*, expires " in text
+    assert "(last checked 3 h ago)" in text
+    assert "Recommended fix" not in text
+
+
+def test_stale_after_defaults_to_two_scan_periods() -> None:
+    """stale_after_hours unset: twice the shortest scan period; without scans 48 h; or as set."""
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    scans = [ScheduledScanModel(cron="0 */6 * * *"), ScheduledScanModel(cron="0 6 * * *")]
+
+    assert stale_after(ScheduleModel(scans=scans), now=now) == timedelta(hours=12)
+    assert stale_after(ScheduleModel(), now=now) == timedelta(hours=48)
+    assert stale_after(ScheduleModel(scans=scans, stale_after_hours=3), now=now) == timedelta(
+        hours=3
+    )

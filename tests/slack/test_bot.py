@@ -419,3 +419,34 @@ async def test_a_run_left_by_a_dead_process_is_reported_in_its_thread(site: Site
     stored = await bot.store.run(run.id)
     assert stored is not None
     assert stored.status.value == "interrupted"
+
+
+async def test_a_bot_probing_in_a_worker_answers_a_check_and_stops_the_worker(site: Site) -> None:
+    """With probe_in_worker, /fmccert check is read by the child process and its worker ends."""
+    from bot.probe_worker import ProcessProber
+    from bot.secrets import Secret
+    from bot.slack.env import SlackEnv
+    from bot.slack.runtime import SlackBot
+    from bot.storage.sql import open_store
+    from tests.slack.conftest import utc_now
+
+    config = site.config()
+    store = await open_store(config.storage_url, base_dir=config.base_dir)
+    env = SlackEnv(Secret("xoxb-test"), None, Secret(SECRET), site.standin.base_url)
+    bot = SlackBot(
+        config, store, env, clock=utc_now, port=0, post_interval=0.05, probe_in_worker=True
+    )
+    await bot.start()
+    site.bots.append(bot)
+    prober = bot.operations.probe
+    assert isinstance(prober, ProcessProber)
+    fmc = site.names()["affected-760-warning"]
+    status, _, _ = await site.command(bot, f"check {fmc}")
+    assert status == 200
+    parent = await _parent_done(site.standin, fmc)
+    reply = await _button_reply(site.standin, parent, fmc)
+    assert "warning" in reply.text
+    worker = prober._process
+    assert worker is not None
+    await site.stop_bot(bot)
+    assert worker.returncode is not None

@@ -57,6 +57,14 @@ def _incident_messages(site: Site, fmc: str) -> list[StoredMessage]:
     return found
 
 
+async def _maybe_restart(site: Site, bot: SlackBot, clock: Clock, restart: bool) -> SlackBot:
+    """The same bot, or (with ``restart``) a new one on the same database."""
+    if not restart:
+        return bot
+    await site.stop_bot(bot)
+    return await site.start_bot(clock=clock)
+
+
 async def _tick(bot: SlackBot, clock: Clock, when: datetime) -> None:
     clock.now = when
     assert bot.scheduler is not None
@@ -73,12 +81,6 @@ async def test_three_scans_one_incident_per_fmc(site_factory: SiteFactory, resta
     clock = Clock(datetime.now(UTC))
     bot = await site.start_bot(clock=clock)
 
-    async def maybe_restart() -> SlackBot:
-        if not restart:
-            return bot
-        await site.stop_bot(bot)
-        return await site.start_bot(clock=clock)
-
     # Scan 1: two incidents open, in the thread of one alert.
     first = _next_fire(clock.now)
     await _tick(bot, clock, first)
@@ -94,7 +96,7 @@ async def test_three_scans_one_incident_per_fmc(site_factory: SiteFactory, resta
     posts_before = len(site.standin.calls_to("chat.postMessage"))
 
     # Scan 2, 15 days later: warning -> critical; the renewed one resolves; one stops answering.
-    bot = await maybe_restart()
+    bot = await _maybe_restart(site, bot, clock, restart)
     await site.lab.stop_host(healthy)
     await _tick(bot, clock, _next_fire(first + timedelta(days=15)))
     posts = [c.params for c in site.standin.calls_to("chat.postMessage")][posts_before:]
@@ -109,7 +111,7 @@ async def test_three_scans_one_incident_per_fmc(site_factory: SiteFactory, resta
     posts_before += len(posts)
 
     # Scan 3, six hours later: it answers again; nothing else is worth a post.
-    bot = await maybe_restart()
+    bot = await _maybe_restart(site, bot, clock, restart)
     await site.lab.start_host(healthy)
     await _tick(bot, clock, _next_fire(clock.now))
     posts = [c.params for c in site.standin.calls_to("chat.postMessage")][posts_before:]
@@ -247,3 +249,105 @@ async def test_a_failed_scheduled_scan_is_said_in_the_alert_channel(
     notices = [m.text for m in _top_level(site)]
     assert len(notices) == 1
     assert "failed: no FMC has the tag 'no-such-tag'" in notices[0]
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["one-bot", "restart-between-scans"])
+async def test_fmc_with_an_incident_that_stops_answering_keeps_its_one_thread(
+    site_factory: SiteFactory, restart: bool
+) -> None:
+    """Could-not-check and answering again are posts in the FMC's own thread, never a new alert."""
+    site = await site_factory(SCENARIOS, schedule=SCHEDULE)
+    warn = site.names()[SCENARIOS[0]]
+    clock = Clock(datetime.now(UTC))
+    bot = await site.start_bot(clock=clock)
+
+    await _tick(bot, clock, _next_fire(clock.now))
+    [incident] = [r for r in _replies(site) if r.text.startswith(warn)]
+    posts_before = len(site.standin.calls_to("chat.postMessage"))
+
+    # Scan 2: the FMC with an open incident stops answering.
+    bot = await _maybe_restart(site, bot, clock, restart)
+    await site.lab.stop_host(warn)
+    await _tick(bot, clock, _next_fire(clock.now))
+    posts = [c.params for c in site.standin.calls_to("chat.postMessage")][posts_before:]
+    assert len(posts) == 1
+    assert "could not check: unreachable" in str(posts[0]["text"])
+    assert "last known state: warning, expires" in str(posts[0]["text"])
+    assert posts[0]["thread_ts"] == incident.thread_ts
+    assert len(_top_level(site)) == 1
+    edited = next(m for m in _replies(site) if m.ts == incident.ts)
+    assert "could not check: unreachable" in str(edited.blocks)
+    assert "Recommended fix" not in str(edited.blocks)
+    posts_before += len(posts)
+
+    # Scan 3: it answers again; the same message is edited back, one note.
+    bot = await _maybe_restart(site, bot, clock, restart)
+    await site.lab.start_host(warn)
+    await _tick(bot, clock, _next_fire(clock.now))
+    posts = [c.params for c in site.standin.calls_to("chat.postMessage")][posts_before:]
+    assert [("answers again" in str(p["text"])) for p in posts] == [True]
+    assert posts[0]["thread_ts"] == incident.thread_ts
+    assert len(_top_level(site)) == 1
+    edited = next(m for m in _replies(site) if m.ts == incident.ts)
+    assert "could not check" not in str(edited.blocks)
+    assert "Recommended fix" in str(edited.blocks)
+    store = site.bots[-1].store
+    open_now = [(i.fmc, i.kind.value) for i in await store.open_incidents()]
+    assert sorted(open_now) == sorted([(warn, "certificate"), (site.names()[SCENARIOS[1]],
+                                                               "certificate")])  # fmt: skip
+
+
+async def test_the_four_fmc_story_gives_one_thread_per_fmc_and_one_post_per_change(
+    site_factory: SiteFactory,
+) -> None:
+    """Warning, critical, healthy and one that stops answering, restarts between scans.
+
+    After the first scan's alert no top-level message appears: could-not-check, the
+    renewal by other means and answering again are each one post in the FMC's own thread.
+    """
+    scenarios = ["affected-760-warning", "affected-770-critical", "healthy-742", "expires-today"]
+    site = await site_factory(scenarios, schedule=SCHEDULE)
+    warn, crit, healthy, flaky = (site.names()[s] for s in scenarios)
+    clock = Clock(datetime.now(UTC))
+    bot = await site.start_bot(clock=clock)
+
+    await _tick(bot, clock, _next_fire(clock.now))
+    threads = {r.text.split(" ")[0].rstrip(":"): r.thread_ts for r in _replies(site)}
+    assert set(threads) == {warn, crit, flaky}
+    assert len(_top_level(site)) == 1
+
+    def posts_since(before: int) -> list[dict[str, object]]:
+        return [c.params for c in site.standin.calls_to("chat.postMessage")][before:]
+
+    # Scan 2, after a restart: one stops answering, one was renewed by an operator.
+    before = len(site.standin.calls_to("chat.postMessage"))
+    await site.stop_bot(bot)
+    bot = await site.start_bot(clock=clock)
+    await site.lab.stop_host(flaky)
+    site.lab.install_vdb_by_hand(crit)
+    await _tick(bot, clock, _next_fire(clock.now))
+    posts = posts_since(before)
+    assert len(posts) == 2, [p["text"] for p in posts]
+    told = {fmc: [p for p in posts if fmc in str(p["text"])] for fmc in (flaky, crit)}
+    assert "could not check: unreachable" in str(told[flaky][0]["text"])
+    assert told[flaky][0]["thread_ts"] == threads[flaky]  # the thread its incident lives in
+    assert "renewed" in str(told[crit][0]["text"])
+    assert told[crit][0]["thread_ts"] == threads[crit]
+    assert len(_top_level(site)) == 1
+
+    # Scan 3, after another restart: it answers again; one post, in its thread.
+    before = len(site.standin.calls_to("chat.postMessage"))
+    await site.stop_bot(bot)
+    bot = await site.start_bot(clock=clock)
+    await site.lab.start_host(flaky)
+    await _tick(bot, clock, _next_fire(clock.now))
+    posts = posts_since(before)
+    assert [(p.get("thread_ts"), "answers again" in str(p["text"])) for p in posts] == [
+        (threads[flaky], True)
+    ]
+    assert len(_top_level(site)) == 1
+    open_now = sorted(i.fmc for i in await bot.store.open_incidents())
+    assert open_now == sorted([warn, flaky])
+    assert healthy not in threads
+    for fmc in (warn, crit, flaky):  # one incident message each, edited in place
+        assert len(_incident_messages(site, fmc)) == 1, fmc

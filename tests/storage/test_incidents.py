@@ -90,16 +90,33 @@ async def test_update_changes_only_given_fields(store: SqlStore) -> None:
         await store.update_incident(incident.id + 1000, now=later)
 
 
-async def test_one_open_incident_per_fmc_and_kind(store: SqlStore) -> None:
-    """A second OPEN incident of the same (fmc, kind) is refused; other pairs are fine."""
+async def test_one_open_incident_per_fmc_whatever_its_kind(store: SqlStore) -> None:
+    """A second OPEN incident of the same FMC is refused, of any kind; other FMCs are fine."""
     first = await _open(store)
 
     with pytest.raises(StorageError, match="already open"):
         await _open(store)
+    with pytest.raises(StorageError, match="already open"):
+        await _open(store, kind=IncidentKind.UNCHECKED)
 
-    other_kind = await _open(store, kind=IncidentKind.UNCHECKED)
-    other_fmc = await _open(store, "fmc-west")
-    assert {i.id for i in await store.open_incidents()} == {first.id, other_kind.id, other_fmc.id}
+    other_fmc = await _open(store, "fmc-west", IncidentKind.UNCHECKED)
+    assert {i.id for i in await store.open_incidents()} == {first.id, other_fmc.id}
+
+
+async def test_update_changes_the_trouble_and_last_check(store: SqlStore) -> None:
+    """update_incident moves the one incident between troubles and keeps the last check."""
+    first = await _open(store)
+    checked = NOW - timedelta(hours=3)
+
+    moved = await store.update_incident(
+        first.id, now=NOW, kind=IncidentKind.UNCHECKED, severity="unreachable",
+        last_checked_at=checked,
+    )  # fmt: skip
+
+    assert (moved.kind, moved.severity, moved.last_checked_at) == (
+        IncidentKind.UNCHECKED, "unreachable", checked,
+    )  # fmt: skip
+    assert await store.open_incidents() == [moved]
 
 
 async def test_resolve_then_reopen_is_allowed(store: SqlStore) -> None:
@@ -127,12 +144,14 @@ async def test_incidents_lists_newest_first_with_filter_and_limit(store: SqlStor
     """incidents() orders by opened_at descending, filters by FMC and honours the limit."""
     old = await _open(store, "fmc-east", now=NOW)
     new = await _open(store, "fmc-west", now=NOW + timedelta(hours=1))
+    await store.resolve_incident(old.id, now=NOW + timedelta(minutes=10), detail={})
+    old = (await store.incidents("fmc-east"))[0]
     mid = await _open(store, "fmc-east", IncidentKind.UNCHECKED, now=NOW + timedelta(minutes=30))
 
     assert await store.incidents() == [new, mid, old]
     assert await store.incidents("fmc-east") == [mid, old]
     assert await store.incidents(limit=1) == [new]
-    assert await store.open_incidents() == [old, mid, new]
+    assert await store.open_incidents() == [mid, new]
 
 
 async def test_naive_datetimes_are_refused(store: SqlStore) -> None:

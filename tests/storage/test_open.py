@@ -131,7 +131,7 @@ async def test_migrations_match_the_models(db_url: str) -> None:
 
 
 async def test_open_incident_index_is_partial_and_unique(db_url: str) -> None:
-    """The one-open-incident index exists on (fmc, kind), unique, limited to open rows."""
+    """The one-open-incident index exists on (fmc), unique, limited to open rows."""
 
     def indexes(conn: Connection) -> dict[str, tuple[list[str], bool]]:
         return {
@@ -150,7 +150,7 @@ async def test_open_incident_index_is_partial_and_unique(db_url: str) -> None:
             definition = (await conn.execute(text(sql), {"name": OPEN_INCIDENT_INDEX})).scalar()
     finally:
         await store.close()
-    assert found[OPEN_INCIDENT_INDEX] == (["fmc", "kind"], True)
+    assert found[OPEN_INCIDENT_INDEX] == (["fmc"], True)
     assert "state = 'open'" in str(definition).replace("(", "").replace(")", "").replace(
         "::text", ""
     )
@@ -203,7 +203,7 @@ async def test_0001_database_is_migrated_on_open_and_keeps_its_data(db_url: str)
         async with store.engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert version == [(_head(),)]
-        assert _head() == "0005"
+        assert _head() == "0006"
         assert [(e.actor, dict(e.detail)) for e in await store.audit_log()] == [
             ("cli:alice", {"n": 1})
         ]
@@ -518,5 +518,90 @@ async def test_0004_downgrades_and_upgrades_again(db_url: str) -> None:
     store = await open_store(db_url)
     try:
         assert [r.id for r in await store.pending_approvals()] == [new.id]
+    finally:
+        await store.close()
+
+
+async def test_0006_merges_each_fmcs_open_pair_into_one_incident(db_url: str) -> None:
+    """A 0005 database's open certificate + unchecked pair becomes one open incident.
+
+    The certificate incident (and its thread) is kept and takes the unchecked state; the
+    unchecked one is resolved with a note naming it; the database then refuses a second.
+    """
+    await _upgrade_to(db_url, "0005")
+    insert_sql = text(
+        "INSERT INTO incidents (fmc, kind, state, severity, opened_at, updated_at, "
+        "thread_ts, detail) VALUES (:fmc, :kind, 'open', :severity, :now, :now, :thread, "
+        ":detail)"
+    )
+    cert_detail = '{"status": "warning", "checked_at": "2026-11-27T08:00:00Z", "error": null}'
+    down_detail = '{"status": "unknown", "error": {"kind": "unreachable", "message": "no route"}}'
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            for fmc, kind, severity, thread, detail in [
+                ("fmc-east", "certificate", "warning", "1.0", cert_detail),
+                ("fmc-east", "unchecked", "unreachable", "2.0", down_detail),
+                ("fmc-west", "unchecked", "auth", "3.0", down_detail),
+            ]:
+                await conn.execute(
+                    insert_sql,
+                    {"fmc": fmc, "kind": kind, "severity": severity, "thread": thread,
+                     "detail": detail, "now": NOW.replace(tzinfo=None)},
+                )  # fmt: skip
+    finally:
+        await engine.dispose()
+
+    store = await open_store(db_url)
+    try:
+        east, west = sorted(await store.open_incidents(), key=lambda i: i.fmc)
+        assert (east.fmc, east.kind, east.severity, east.thread_ts) == (
+            "fmc-east", IncidentKind.UNCHECKED, "unreachable", "1.0",
+        )  # fmt: skip
+        assert east.detail["status"] == "warning"  # the last known state stays
+        assert east.detail["unchecked"]["kind"] == "unreachable"
+        assert east.detail["unchecked"]["message"] == "no route"
+        assert east.last_checked_at == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+        assert (west.kind, west.severity) == (IncidentKind.UNCHECKED, "auth")
+        merged = [i for i in await store.incidents("fmc-east") if i.id != east.id]
+        assert [i.state.value for i in merged] == ["resolved"]
+        assert merged[0].detail["merged_into"] == east.id
+        assert f"merged into incident #{east.id}" in merged[0].detail["note"]
+        with pytest.raises(StorageError, match="already open"):
+            await store.create_incident(
+                fmc="fmc-east", kind=IncidentKind.CERTIFICATE, severity="warning", detail={},
+                now=NOW,
+            )  # fmt: skip
+    finally:
+        await store.close()
+
+
+async def test_0006_downgrades_and_upgrades_again(db_url: str) -> None:
+    """Revision 0006's downgrade restores the (fmc, kind) index, keeping every row."""
+    store = await open_store(db_url)
+    try:
+        await store.create_incident(
+            fmc="fmc-east", kind=IncidentKind.UNCHECKED, severity="auth", detail={}, now=NOW,
+            last_checked_at=NOW,
+        )  # fmt: skip
+    finally:
+        await store.close()
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0005"))
+            rows = (await conn.execute(text("SELECT fmc, kind FROM incidents"))).all()
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("incidents")}
+            )
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [("fmc-east", "unchecked")]
+    assert "last_checked_at" not in columns
+
+    store = await open_store(db_url)
+    try:
+        [incident] = await store.open_incidents()
+        assert incident.last_checked_at is None
     finally:
         await store.close()
