@@ -33,7 +33,6 @@ from bot.logs import bound, register_secret
 from bot.probing import probe_device
 from bot.remediation.package import inspect_vdb_package
 from bot.remediation.service import (
-    THIS_PROCESS,
     Prepared,
     RemediationResult,
     execute_remediation,
@@ -63,11 +62,6 @@ STALE_AFTER = timedelta(minutes=2)
 def new_scan_id() -> str:
     """A short random id naming one scan in the store and the log."""
     return uuid.uuid4().hex[:12]
-
-
-def process_owner() -> str:
-    """``host:pid:token`` of this process start: who holds a remediation lock."""
-    return THIS_PROCESS.owner
 
 
 def select_fmcs(config: AppConfig, names: Sequence[str], tag: str | None) -> list[FmcEntry]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -63,7 +64,11 @@ class Recorder:
         self.skipped.append((schedule.key, fire_time, why))
 
     def scheduler(
-        self, scans: list[ScanSchedule], digest: DigestSchedule | None = None
+        self,
+        scans: list[ScanSchedule],
+        digest: DigestSchedule | None = None,
+        *,
+        database_now: Callable[[], Awaitable[datetime]] | None = None,
     ) -> ScanScheduler:
         return ScanScheduler(
             scans,
@@ -74,6 +79,7 @@ class Recorder:
             record_fire=self.record_fire,
             on_skipped=self.on_skipped,
             clock=lambda: self.now,
+            database_now=database_now,
         )
 
 
@@ -230,17 +236,7 @@ async def test_a_last_fire_ahead_of_the_database_is_clamped_to_the_database_now(
     async def read_database_now() -> datetime:
         return database_now
 
-    scheduler = ScanScheduler(
-        [DAILY_6],
-        None,
-        run_scan=recorder.run_scan,
-        run_digest=recorder.run_digest,
-        last_fire=recorder.last_fire,
-        record_fire=recorder.record_fire,
-        on_skipped=recorder.on_skipped,
-        clock=lambda: T0,
-        database_now=read_database_now,
-    )
+    scheduler = recorder.scheduler([DAILY_6], database_now=read_database_now)
     await scheduler.catch_up()
     assert recorder.fires[DAILY_6.key] == database_now
     assert recorder.scans == []  # the 06:00 fire of T0's day is before the clamped fire
@@ -253,17 +249,7 @@ async def test_a_clock_still_ahead_keeps_its_last_fire() -> None:
     async def read_database_now() -> datetime:
         return T0 - timedelta(days=2)
 
-    scheduler = ScanScheduler(
-        [DAILY_6],
-        None,
-        run_scan=recorder.run_scan,
-        run_digest=recorder.run_digest,
-        last_fire=recorder.last_fire,
-        record_fire=recorder.record_fire,
-        on_skipped=recorder.on_skipped,
-        clock=lambda: T0,
-        database_now=read_database_now,
-    )
+    scheduler = recorder.scheduler([DAILY_6], database_now=read_database_now)
     await scheduler.tick(T0)
     assert recorder.scans == [(DAILY_6.key, datetime(2026, 3, 2, 6, 0, tzinfo=UTC), False)]
 

@@ -263,14 +263,18 @@ class _ProgressMessage:
         self.last = 0.0
         self.attached = False
 
-    async def __call__(self, event: ProgressEvent) -> None:
-        if not self.attached and event.run_id:
+    async def link(self, run_id: int) -> None:
+        """Record which run this request started (once; a failure is logged, never raised)."""
+        if self.attached or not run_id:
+            return
+        try:
+            await self.ctx.operations.store.attach_run(self.request.id, run_id)
             self.attached = True
-            try:
-                await self.ctx.operations.store.attach_run(self.request.id, event.run_id)
-            except FmccertError as exc:
-                log.warning("could not link run %s to request #%s: %s", event.run_id,
-                            self.request.id, exc)  # fmt: skip
+        except FmccertError as exc:
+            log.warning("could not link run %s to request #%s: %s", run_id, self.request.id, exc)
+
+    async def __call__(self, event: ProgressEvent) -> None:
+        await self.link(event.run_id)
         if self.ts is None:
             return
         self.steps[event.step] = event.state.value
@@ -331,7 +335,7 @@ async def _run_approved(ctx: BotContext, request: ApprovalRequest, prepared: Pre
         return
     if ctx.operations.metrics is not None:
         ctx.operations.metrics.observe_remediation(result.action, result.status.value)
-    await ctx.operations.store.attach_run(request.id, result.run_id)
+    await on_progress.link(result.run_id)  # linked at its first event unless that failed
     await deliver(ctx, "run-result", channel, blocks.build_result(result), thread_ts=thread,
                   reply_broadcast=True)  # fmt: skip
 

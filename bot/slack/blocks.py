@@ -173,6 +173,11 @@ def _text(raw: str, limit: int) -> str:
     return _clip(escape(raw[: limit + 1]), limit)
 
 
+def _own_text(raw: str, limit: int) -> str:
+    """fmccert's own wording, escaped with its mentions kept, cut to ``limit`` characters."""
+    return _clip(with_mentions(raw[: limit + 1]), limit)
+
+
 def _oneline(raw: str, limit: int) -> str:
     """Like :func:`_text`, on one line (for list items)."""
     return _text(" ".join(raw[: limit * 2].split()), limit)
@@ -673,7 +678,7 @@ def decision_line(request: ApprovalRequest, *, now: datetime) -> str:
         return f":hourglass: Expired at {_utc(when or min(request.expires_at, now))}"
     if request.status is ApprovalStatus.CLOSED:
         # Closed reasons are fmccert's own wording (names from the config, user ids).
-        reason = _clip(with_mentions((request.closed_reason or "no reason given")[:1501]), 1500)
+        reason = _own_text(request.closed_reason or "no reason given", 1500)
         return f":no_entry_sign: Request #{request.id} closed at {_utc(when)}: {reason}"
     return f":hourglass_flowing_sand: Waiting for a decision (as of {_utc(now)})"
 
@@ -933,7 +938,7 @@ def build_error(text: str, *, own_words: bool = False) -> Message:
 
     ``own_words``: fmccert composed all of ``text``; its ``<@U…>`` mentions stay mentions.
     """
-    safe = _clip(with_mentions(text[:1001]), 1000) if own_words else _text(text, 1000)
+    safe = _own_text(text, 1000) if own_words else _text(text, 1000)
     return _message(safe, [_section(f":warning: {safe}")])
 
 

@@ -8,23 +8,24 @@ fixture in ``tests/support/sshd.py``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
 import pytest
 
 from bot.fmc.target import ProbeTarget
 from bot.secrets import Secret
-from tests.support.sshd import SSHD, _free_port, _wait_listening, sshd_unavailable_reason
+from tests.support.sshd import (
+    RunningSshd,
+    add_login_user,
+    remove_login_user,
+    sshd_unavailable_reason,
+    start_sshd,
+)
 
 BASH = Path("/bin/bash")
 
@@ -67,55 +68,14 @@ def bash_host() -> Iterator[BashHost]:
     home.mkdir()
     username = f"fmcbash{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(16)
-    process: subprocess.Popen[bytes] | None = None
+    sshd: RunningSshd | None = None
     try:
-        subprocess.run(
-            ["useradd", "-M", "-d", str(home), "-s", str(BASH), username],
-            check=True,
-            capture_output=True,
-        )
+        add_login_user(username, password, home=home, shell=BASH)
         shutil.chown(home, user=username)
-        subprocess.run(
-            ["chpasswd"], input=f"{username}:{password}\n".encode(), check=True, capture_output=True
-        )
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        key_path = workdir / "ssh_host_ed25519_key"
-        key.write_private_key(str(key_path))
-        key_path.chmod(0o600)
-        port = _free_port()
-        config = workdir / "sshd_config"
-        config.write_text(
-            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {key_path}\n"
-            f"PidFile {workdir / 'sshd.pid'}\nUsePAM no\nPasswordAuthentication yes\n"
-            "KbdInteractiveAuthentication no\nPubkeyAuthentication no\nPermitRootLogin no\n"
-            f"AllowUsers {username}\nStrictModes no\nPrintMotd no\nPrintLastLog no\n"
-            "X11Forwarding no\nAllowTcpForwarding no\n"
-        )
-        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
-        log = workdir / "sshd.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [str(SSHD), "-D", "-e", "-f", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        _wait_listening(port, process, log)
-        algorithm, blob = key.export_public_key("openssh").decode().split()[:2]
-        known_hosts = workdir / "known_hosts"
-        known_hosts.write_text(f"[127.0.0.1]:{port} {algorithm} {blob}\n")
-        yield BashHost("127.0.0.1", port, username, password, known_hosts, home)
+        sshd = start_sshd(workdir, username)
+        yield BashHost("127.0.0.1", sshd.port, username, password, sshd.known_hosts, home)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=3)
-        listed = subprocess.run(["pgrep", "-u", username], capture_output=True, text=True)
-        for pid in (int(word) for word in listed.stdout.split()):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        subprocess.run(["userdel", "-f", username], capture_output=True)
+        if sshd is not None:
+            sshd.stop()
+        remove_login_user(username)
         shutil.rmtree(workdir, ignore_errors=True)

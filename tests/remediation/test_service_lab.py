@@ -157,10 +157,10 @@ class BenchFactory:
         assert PASSWORD not in caplog.text
 
 
-@pytest.fixture
-async def bench(tmp_path: Path) -> AsyncIterator[BenchFactory]:
-    """Call with a scenario to get a Bench; the SQLite store lives in tmp_path."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'fmccert.db'}")
+@contextlib.asynccontextmanager
+async def _bench_factory(tmp_path: Path, url_query: str = "") -> AsyncIterator[BenchFactory]:
+    """A BenchFactory on an SQLite file in tmp_path; its labs and store close afterwards."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'fmccert.db'}{url_query}")
     factory = BenchFactory(tmp_path, store)
     try:
         yield factory
@@ -168,6 +168,13 @@ async def bench(tmp_path: Path) -> AsyncIterator[BenchFactory]:
         for lab in factory.labs:
             await lab.close()
         await store.close()
+
+
+@pytest.fixture
+async def bench(tmp_path: Path) -> AsyncIterator[BenchFactory]:
+    """Call with a scenario to get a Bench; the SQLite store lives in tmp_path."""
+    async with _bench_factory(tmp_path) as factory:
+        yield factory
 
 
 async def test_vdb_update_renews_and_records_everything(
@@ -491,14 +498,8 @@ async def test_heartbeat_keeps_beating_through_a_long_install_wait(bench: BenchF
 @pytest.fixture
 async def fragile_bench(tmp_path: Path) -> AsyncIterator[BenchFactory]:
     """A bench whose SQLite writes give up after 0.2 s of another writer's lock."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'fmccert.db'}?timeout=0.2")
-    factory = BenchFactory(tmp_path, store)
-    try:
+    async with _bench_factory(tmp_path, "?timeout=0.2") as factory:
         yield factory
-    finally:
-        for lab in factory.labs:
-            await lab.close()
-        await store.close()
 
 
 async def test_storage_outage_mid_run_still_verifies_and_records_the_renewal_late(

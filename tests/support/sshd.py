@@ -86,6 +86,96 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError(f"sshd did not listen on port {port}: {log.read_text(errors='replace')}")
 
 
+def add_login_user(username: str, password: str, *, home: Path, shell: Path) -> None:
+    """A throwaway local user with this login shell and password (no home is created)."""
+    subprocess.run(
+        ["useradd", "-M", "-d", str(home), "-s", str(shell), username],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["chpasswd"], input=f"{username}:{password}\n".encode(), check=True, capture_output=True
+    )
+
+
+def remove_login_user(username: str) -> None:
+    """End the user's processes, then delete the account."""
+    # Sessions left open by a test (e.g. a hang) run as this throwaway user: end them
+    # by pid before deleting the account.
+    listed = subprocess.run(["pgrep", "-u", username], capture_output=True, text=True)
+    for pid in (int(word) for word in listed.stdout.split()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    subprocess.run(["userdel", "-f", username], capture_output=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSshd:
+    """An sshd on 127.0.0.1 letting one user in by password; its host key is pinned."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    known_hosts: Path
+    known_hosts_line: str
+
+    def stop(self) -> None:
+        """Terminate sshd (kill it if it does not stop within 3 s)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=3)
+
+
+def start_sshd(workdir: Path, username: str) -> RunningSshd:
+    """Start OpenSSH's sshd in ``workdir`` (key, config, log, known_hosts) for ``username``."""
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    key_path = workdir / "ssh_host_ed25519_key"
+    host_key.write_private_key(str(key_path))
+    key_path.chmod(0o600)
+    port = _free_port()
+    sshd_config = workdir / "sshd_config"
+    sshd_config.write_text(
+        f"Port {port}\n"
+        "ListenAddress 127.0.0.1\n"
+        f"HostKey {key_path}\n"
+        f"PidFile {workdir / 'sshd.pid'}\n"
+        "UsePAM no\n"
+        "PasswordAuthentication yes\n"
+        "KbdInteractiveAuthentication no\n"
+        "PubkeyAuthentication no\n"
+        "PermitRootLogin no\n"
+        f"AllowUsers {username}\n"
+        "StrictModes no\n"
+        "PrintMotd no\n"
+        "PrintLastLog no\n"
+        "X11Forwarding no\n"
+        "AllowTcpForwarding no\n"
+        "LogLevel VERBOSE\n"
+    )
+    Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
+    subprocess.run([str(SSHD), "-t", "-f", str(sshd_config)], check=True, capture_output=True)
+    log = workdir / "sshd.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(SSHD), "-D", "-e", "-f", str(sshd_config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_listening(port, process, log)
+    except BaseException:
+        RunningSshd(process, port, workdir, "").stop()
+        raise
+    algorithm, blob = host_key.export_public_key("openssh").decode().split()[:2]
+    line = f"[127.0.0.1]:{port} {algorithm} {blob}"
+    known_hosts = workdir / "known_hosts"
+    known_hosts.write_text(line + "\n")
+    return RunningSshd(process, port, known_hosts, line)
+
+
 class SshdFmcFactory:
     """Starts sshd-served emulated FMCs on demand and tears all of them down."""
 
@@ -110,89 +200,23 @@ class SshdFmcFactory:
             username=username,
         )
         wrapper = install_login_shell(workdir, config)
-        subprocess.run(
-            ["useradd", "-M", "-d", str(workdir), "-s", str(wrapper), username],
-            check=True,
-            capture_output=True,
-        )
-        self._cleanups.append(lambda: self._remove_user(username))
-        subprocess.run(
-            ["chpasswd"], input=f"{username}:{password}\n".encode(), check=True, capture_output=True
-        )
+        self._cleanups.append(lambda: remove_login_user(username))
+        add_login_user(username, password, home=workdir, shell=wrapper)
         # The config holds the password: only the login user may read it.
         shutil.chown(workdir / CONFIG_NAME, user=username)
         (workdir / CONFIG_NAME).chmod(0o600)
-
-        host_key = asyncssh.generate_private_key("ssh-ed25519")
-        key_path = workdir / "ssh_host_ed25519_key"
-        host_key.write_private_key(str(key_path))
-        key_path.chmod(0o600)
-        port = _free_port()
-        sshd_config = workdir / "sshd_config"
-        sshd_config.write_text(
-            f"Port {port}\n"
-            "ListenAddress 127.0.0.1\n"
-            f"HostKey {key_path}\n"
-            f"PidFile {workdir / 'sshd.pid'}\n"
-            "UsePAM no\n"
-            "PasswordAuthentication yes\n"
-            "KbdInteractiveAuthentication no\n"
-            "PubkeyAuthentication no\n"
-            "PermitRootLogin no\n"
-            f"AllowUsers {username}\n"
-            "StrictModes no\n"
-            "PrintMotd no\n"
-            "PrintLastLog no\n"
-            "X11Forwarding no\n"
-            "AllowTcpForwarding no\n"
-            "LogLevel VERBOSE\n"
-        )
-        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
-        subprocess.run([str(SSHD), "-t", "-f", str(sshd_config)], check=True, capture_output=True)
-        log = workdir / "sshd.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [str(SSHD), "-D", "-e", "-f", str(sshd_config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        self._cleanups.append(lambda: self._stop(process))
-        _wait_listening(port, process, log)
-
-        algorithm, blob = host_key.export_public_key("openssh").decode().split()[:2]
-        line = f"[127.0.0.1]:{port} {algorithm} {blob}"
-        known_hosts = workdir / "known_hosts"
-        known_hosts.write_text(line + "\n")
+        sshd = start_sshd(workdir, username)
+        self._cleanups.append(sshd.stop)
         return SshdFmc(
             host="127.0.0.1",
-            port=port,
+            port=sshd.port,
             username=username,
             password=password,
-            known_hosts=known_hosts,
-            known_hosts_line=line,
+            known_hosts=sshd.known_hosts,
+            known_hosts_line=sshd.known_hosts_line,
             config=config,
             scenario=chosen,
         )
-
-    @staticmethod
-    def _stop(process: subprocess.Popen[bytes]) -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=3)
-
-    @staticmethod
-    def _remove_user(username: str) -> None:
-        # Sessions left open by a test (e.g. a hang) run as this throwaway user: end them
-        # by pid before deleting the account.
-        listed = subprocess.run(["pgrep", "-u", username], capture_output=True, text=True)
-        for pid in (int(word) for word in listed.stdout.split()):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        subprocess.run(["userdel", "-f", username], capture_output=True)
 
     def close(self) -> None:
         """Undo everything, newest first: stop sshd, remove the user, delete the dir."""
