@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -128,6 +129,7 @@ async def _run(args: argparse.Namespace, config_path: Path) -> dict[str, Any]:
         probe_in_worker=True,
     )  # fmt: skip
     await bot.start()
+    gc.freeze()  # as `fmccert run` does after start-up
     try:
         url = f"http://127.0.0.1:{bot.port}/slack/events"
         scan_started = time.monotonic()
@@ -164,6 +166,10 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument(
+        "--lab-niceness", type=int, default=10,
+        help="CPU niceness of the lab, whose FMCs stand for remote machines (0: compete)",
+    )  # fmt: skip
     parser.add_argument("--slack-api", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--send", help=argparse.SUPPRESS)
     parser.add_argument("--names", default="", help=argparse.SUPPRESS)
@@ -177,8 +183,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fmccert-ackbench-") as folder:
         config_path = Path(folder) / "fmccert.yaml"
         lab = spawn_lab(
-            args.count, config_path, scenarios=["affected-760-warning"], command_delay=args.delay
-        )
+            args.count, config_path, scenarios=["affected-760-warning"], command_delay=args.delay,
+            niceness=args.lab_niceness,
+        )  # fmt: skip
         try:
             data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
             data["ssh"].update(concurrency=args.concurrency, host_timeout=300)

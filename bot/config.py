@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -262,6 +262,11 @@ class AppConfig:
     storage_url: str  # as written; a relative SQLite path is relative to ``path.parent``
     storage_password: Secret | None
     raw: ConfigModel  # sections later features read (slack, schedule)
+    # Every slash command asks for the names; a fleet of hundreds makes rebuilding them count.
+    _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_names", tuple(entry.name for entry in self.fmcs))
 
     @property
     def base_dir(self) -> Path:
@@ -275,9 +280,9 @@ class AppConfig:
                 return entry
         raise UsageError(f"{name} is not in fmccert's configuration (was it removed?)")
 
-    def names(self) -> list[str]:
+    def names(self) -> tuple[str, ...]:
         """FMC names in config order."""
-        return [entry.name for entry in self.fmcs]
+        return self._names
 
     def select(self, names: Sequence[str] = (), tag: str | None = None) -> list[FmcEntry]:
         """FMCs by name (in the order asked) or by tag (in config order); all by default."""

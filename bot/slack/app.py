@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -36,17 +36,31 @@ BOLT_LOG = logging.getLogger("bot.slack.bolt")
 BOLT_LOG.addFilter(_KnownNotices())
 
 
-def _team_of(body: dict[str, Any]) -> str | None:
+def _team_of(body: Mapping[str, Any]) -> str | None:
     team = body.get("team_id") or (body.get("team") or {}).get("id")
     return str(team) if team else None
 
 
-def _request_id(body: dict[str, Any]) -> str:
+def _request_id(body: Mapping[str, Any]) -> str:
     """An id for one Slack delivery: its trigger or event id, else a fresh one."""
     for key in ("trigger_id", "event_id", "envelope_id"):
         if body.get(key):
             return str(body[key])
     return uuid.uuid4().hex[:16]
+
+
+def admit(ctx: BotContext, body: Mapping[str, Any]) -> bool:
+    """Label this delivery for the log; False for one from another workspace (ignored).
+
+    The request id is set, not reset: Bolt runs the listener after the middleware chain
+    returns, in this delivery's own task; tasks the listener spawns copy it with the context.
+    """
+    REQUEST_ID.set(_request_id(body))
+    team = _team_of(body)
+    if ctx.team_id and team and team != ctx.team_id:
+        log.warning("ignoring a request from another workspace (%s)", team)
+        return False
+    return True
 
 
 def build_app(
@@ -78,12 +92,7 @@ def build_app(
         body: dict[str, Any],
         next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
     ) -> BoltResponse | None:
-        # Set, not reset: Bolt runs the listener after the middleware chain returns, in
-        # this delivery's own task; tasks the listener spawns copy the id with the context.
-        REQUEST_ID.set(_request_id(body))
-        team = _team_of(body)
-        if ctx.team_id and team and team != ctx.team_id:
-            log.warning("ignoring a request from another workspace (%s)", team)
+        if not admit(ctx, body):
             return BoltResponse(status=200, body="")
         return await next()
 

@@ -6,8 +6,9 @@ parent message in the channel, edits it while work runs, and replies in its thre
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,23 +34,35 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
 
     @app.command("/fmccert")
     async def on_fmccert(ack: Ack, command: dict[str, Any]) -> None:
-        channel = str(command.get("channel_id", ""))
-        user = str(command.get("user_id", ""))
-        if not channel_allowed(channel, ctx.rules):
-            await ack(text="fmccert does not take commands in this channel.")
-            return
-        parsed = parse_command(str(command.get("text", "")), ctx.config.names())
-        if isinstance(parsed, CommandProblem):
-            await ack(text=parsed.message)
-            return
-        if parsed.verb == "help":
-            help_message = blocks.build_help(fmc_names=ctx.config.names())
-            await ack(text=help_message.text, blocks=list(help_message.blocks))
-            return
-        await ack()
-        ctx.tasks.spawn(
-            run_command(ctx, parsed, channel=channel, user=user), name=parsed.verb, queued=True
-        )
+        await ack(**acknowledge(ctx, command))
+
+
+def acknowledge(ctx: BotContext, command: Mapping[str, Any]) -> dict[str, Any]:
+    """What `/fmccert` answers at once (the ack's arguments); its slow work is queued.
+
+    One function for both ways a command arrives: Bolt's listener (Socket Mode) and the
+    HTTP front in `bot.slack.front`.
+    """
+    channel = str(command.get("channel_id", ""))
+    user = str(command.get("user_id", ""))
+    if not channel_allowed(channel, ctx.rules):
+        return {"text": "fmccert does not take commands in this channel."}
+    parsed = parse_command(str(command.get("text", "")), ctx.config.names())
+    if isinstance(parsed, CommandProblem):
+        return {"text": parsed.message}
+    if parsed.verb == "help":
+        help_message = _help(ctx.config.names())
+        return {"text": help_message.text, "blocks": list(help_message.blocks)}
+    ctx.tasks.spawn(
+        run_command(ctx, parsed, channel=channel, user=user), name=parsed.verb, queued=True
+    )
+    return {}
+
+
+@functools.lru_cache(maxsize=4)
+def _help(names: tuple[str, ...]) -> blocks.Message:
+    """The help message, built once per fleet: it lists (and escapes) every FMC name."""
+    return blocks.build_help(fmc_names=names)
 
 
 async def run_command(ctx: BotContext, request: CommandRequest, *, channel: str, user: str) -> None:

@@ -20,8 +20,23 @@ class TaskTracker:
     def __init__(self, max_jobs: int = 8) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._job_slots = asyncio.Semaphore(max_jobs)
+        self._quiet_at = 0.0  # loop time before which queued jobs wait: deliveries first
+
+    def delivery_arrived(self, hold: float = 0.005) -> None:
+        """A Slack delivery came in: queued jobs wait ``hold`` seconds more to start.
+
+        Acknowledgements have a deadline and command jobs do not; during a burst the jobs
+        start once deliveries stop arriving, so each ack costs one dispatch, not jobs too.
+        """
+        self._quiet_at = asyncio.get_running_loop().time() + hold
 
     async def _in_turn(self, work: Coroutine[Any, Any, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        while True:  # a deadline that moves while waiting: an Event would not say when
+            wait = self._quiet_at - loop.time()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
         async with self._job_slots:
             return await work
 
