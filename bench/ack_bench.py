@@ -41,7 +41,7 @@ def _request_bytes(url: str, text: str, user: str, timestamp: str) -> bytes:
 
     from slack_sdk.signature import SignatureVerifier
 
-    from bot.slack.standin import encode_form, slash_command_form
+    from bot.lab.slack.payloads import encode_form, slash_command_form
 
     body = encode_form(
         slash_command_form(text=text, user_id=user, channel_id=CHANNEL, response_url="x")
@@ -94,7 +94,7 @@ async def _send(url: str, count: int, names: list[str]) -> list[float]:
 
 async def _slack_api() -> None:
     """Child: the stand-in for Slack's Web API, until stdin closes."""
-    from bot.slack.standin import SlackStandIn
+    from bot.lab.slack.server import SlackStandIn
 
     async with SlackStandIn() as standin:
         print(json.dumps({"base_url": standin.base_url}), flush=True)

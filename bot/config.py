@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,10 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.cron import check_cron
 from bot.core.devices import Access, DeviceKind
 from bot.core.expiry import Thresholds
 from bot.errors import ConfigError, UsageError
 from bot.fmc.target import DEFAULT_CERT_PATH, ProbeTarget, ProbeTimeouts, RestTarget
+from bot.remediation.plan import STEP_NAMES
 from bot.remediation.settings import RemediationSettings, StepOverride
 from bot.secrets import Secret
 
@@ -154,29 +157,12 @@ class RemediationModel(_Strict):
     @field_validator("steps")
     @classmethod
     def _known_steps(cls, steps: dict[str, StepOverrideModel]) -> dict[str, StepOverrideModel]:
-        from bot.remediation.plan import STEP_NAMES
-
         unknown = sorted(set(steps) - STEP_NAMES)
         if unknown:
             raise ValueError(
                 f"unknown step {unknown[0]!r} (steps: {', '.join(sorted(STEP_NAMES))})"
             )
         return steps
-
-
-def _check_cron(cron: str, timezone: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from bot.scheduling import crontab_trigger  # late: scheduling reads AppConfig
-
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {timezone!r}") from None
-    try:
-        crontab_trigger(cron, timezone)
-    except ValueError as exc:
-        raise ValueError(f"invalid cron expression {cron!r}: {exc}") from None
 
 
 class ScheduledScanModel(_Strict):
@@ -186,7 +172,7 @@ class ScheduledScanModel(_Strict):
 
     @model_validator(mode="after")
     def _valid_cron(self) -> ScheduledScanModel:
-        _check_cron(self.cron, self.timezone)
+        check_cron(self.cron, self.timezone)
         return self
 
 
@@ -196,7 +182,7 @@ class DigestModel(_Strict):
 
     @model_validator(mode="after")
     def _valid_cron(self) -> DigestModel:
-        _check_cron(self.cron, self.timezone)
+        check_cron(self.cron, self.timezone)
         return self
 
 
@@ -250,6 +236,50 @@ class FmcEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class SlackSettings:
+    """The ``slack:`` section: where alerts go, and who may approve or start scans."""
+
+    alert_channel: str | None = None
+    approvers: tuple[str, ...] = ()
+    approver_groups: tuple[str, ...] = ()
+    command_channels: tuple[str, ...] = ()
+    two_person_rule: bool = True
+    approval_ttl: timedelta = timedelta(hours=24)  # config: approval_ttl_hours
+    # Who may start a fleet scan from Slack; both None: the approvers (ids and groups).
+    scan_requesters: tuple[str, ...] | None = None
+    scan_requester_groups: tuple[str, ...] | None = None
+    scans_per_user_per_hour: int = 6  # 0: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledScanSettings:
+    """One ``schedule.scans`` entry: scan the FMCs with ``tag`` (all when None) on ``cron``."""
+
+    cron: str
+    timezone: str = "UTC"
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    """The ``schedule.digest`` entry: post the fleet digest on ``cron``."""
+
+    cron: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """The ``schedule:`` section: scheduled scans, reminders, staleness and the digest."""
+
+    scans: tuple[ScheduledScanSettings, ...] = ()
+    renotify: timedelta = timedelta(hours=24)  # config: renotify_hours
+    # None: 2 x the shortest period of ``scans`` (config: stale_after_hours).
+    stale_after: timedelta | None = None
+    digest: DigestSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     """The validated configuration, with relative paths resolved and secrets loaded."""
 
@@ -261,7 +291,8 @@ class AppConfig:
     remediation: RemediationSettings
     storage_url: str  # as written; a relative SQLite path is relative to ``path.parent``
     storage_password: Secret | None
-    raw: ConfigModel  # sections later features read (slack, schedule)
+    slack: SlackSettings
+    schedule: ScheduleSettings
     # Every slash command asks for the names; a fleet of hundreds makes rebuilding them count.
     _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -539,7 +570,8 @@ def build_app_config(model: ConfigModel, path: Path, environ: Mapping[str, str])
         remediation=build_remediation_settings(model.remediation, base),
         storage_url=model.storage.url,
         storage_password=_storage_password(model.storage, environ, source),
-        raw=model,
+        slack=build_slack_settings(model.slack),
+        schedule=build_schedule_settings(model.schedule),
     )
 
 
@@ -554,6 +586,41 @@ def _storage_password(
             f"{source}: storage.password_env: environment variable {model.password_env} is not set"
         )
     return Secret(value)
+
+
+def _optional_tuple(values: list[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def build_slack_settings(model: SlackModel) -> SlackSettings:
+    """The ``slack:`` section as a typed record (hours become timedeltas)."""
+    return SlackSettings(
+        alert_channel=model.alert_channel,
+        approvers=tuple(model.approvers),
+        approver_groups=tuple(model.approver_groups),
+        command_channels=tuple(model.command_channels),
+        two_person_rule=model.two_person_rule,
+        approval_ttl=timedelta(hours=model.approval_ttl_hours),
+        scan_requesters=_optional_tuple(model.scan_requesters),
+        scan_requester_groups=_optional_tuple(model.scan_requester_groups),
+        scans_per_user_per_hour=model.scans_per_user_per_hour,
+    )
+
+
+def build_schedule_settings(model: ScheduleModel) -> ScheduleSettings:
+    """The ``schedule:`` section as a typed record (hours become timedeltas)."""
+    digest = model.digest
+    return ScheduleSettings(
+        scans=tuple(
+            ScheduledScanSettings(cron=scan.cron, timezone=scan.timezone, tag=scan.tag)
+            for scan in model.scans
+        ),
+        renotify=timedelta(hours=model.renotify_hours),
+        stale_after=(
+            None if model.stale_after_hours is None else timedelta(hours=model.stale_after_hours)
+        ),
+        digest=None if digest is None else DigestSettings(digest.cron, digest.timezone),
+    )
 
 
 def build_remediation_settings(model: RemediationModel, base: Path) -> RemediationSettings:

@@ -7,13 +7,14 @@ that escapes is a bug and is reported as such, with a traceback in the log only:
     FmccertError                 expected, user-facing
     ├── ConfigError              the config file or environment is wrong (exit 3)
     ├── UsageError               the command line asks for something that is not there (exit 3)
-    ├── ProbeError               checking one FMC failed; ``kind`` is the JSON error kind
+    ├── ProbeError               checking one FMC failed; ``kind`` is its ErrorKind (JSON)
     │   ├── UnreachableError     kind "unreachable": no TCP/SSH connection
     │   ├── AuthError            kind "auth": login refused, or sudo refused the password
     │   ├── HostKeyError         kind "host_key": unknown or changed host key
     │   ├── StepTimeoutError     kind "timeout": a step took longer than allowed
     │   ├── CertificateMissingError  kind "cert_missing": no certificate file
     │   ├── CertificateInvalidError  kind "cert_invalid": the file is not a certificate
+    │   ├── ProbeConfigError     kind "config": a per-FMC setting makes the check impossible
     │   └── ProtocolError        kind "protocol": the FMC said something we do not understand
     ├── RemediationError         a fix cannot be planned or started
     │   ├── RemediationBusyError another remediation of the same FMC holds the lock
@@ -26,6 +27,8 @@ that escapes is a bug and is reported as such, with a traceback in the log only:
 from __future__ import annotations
 
 from typing import ClassVar
+
+from bot.core.error_kinds import ErrorKind
 
 
 class FmccertError(Exception):
@@ -81,7 +84,7 @@ class SlackError(FmccertError):
 class ProbeError(FmccertError):
     """Checking one FMC failed; ``kind`` is the error kind of the JSON contract."""
 
-    kind: ClassVar[str] = "protocol"
+    kind: ClassVar[ErrorKind] = ErrorKind.PROTOCOL
 
     def __init__(self, message: str, *, fmc: str | None = None, step: str | None = None):
         super().__init__(message)
@@ -93,58 +96,46 @@ class ProbeError(FmccertError):
 class UnreachableError(ProbeError):
     """No SSH connection could be made (refused, no route, connect timeout)."""
 
-    kind = "unreachable"
+    kind = ErrorKind.UNREACHABLE
 
 
 class AuthError(ProbeError):
     """The FMC refused the login or sudo refused the password."""
 
-    kind = "auth"
+    kind = ErrorKind.AUTH
 
 
 class HostKeyError(ProbeError):
     """The FMC's host key is not in known_hosts, or differs from it."""
 
-    kind = "host_key"
+    kind = ErrorKind.HOST_KEY
 
 
 class StepTimeoutError(ProbeError):
     """A step (login, expert, sudo, a command, the whole host) ran out of time."""
 
-    kind = "timeout"
+    kind = ErrorKind.TIMEOUT
 
 
 class CertificateMissingError(ProbeError):
     """The Talos client certificate file does not exist on the FMC."""
 
-    kind = "cert_missing"
+    kind = ErrorKind.CERT_MISSING
 
 
 class CertificateInvalidError(ProbeError):
     """The certificate file exists but holds no parseable X.509 certificate."""
 
-    kind = "cert_invalid"
+    kind = ErrorKind.CERT_INVALID
 
 
 class ProtocolError(ProbeError):
     """The FMC's output did not match what an FMC says (no prompt, garbage, lost link)."""
 
-    kind = "protocol"
+    kind = ErrorKind.PROTOCOL
 
 
 class ProbeConfigError(ProbeError):
     """A per-FMC setting makes the check impossible (e.g. unreadable known_hosts)."""
 
-    kind = "config"
-
-
-ERROR_KINDS: tuple[str, ...] = (
-    "unreachable",
-    "auth",
-    "host_key",
-    "timeout",
-    "cert_missing",
-    "cert_invalid",
-    "protocol",
-    "config",
-)
+    kind = ErrorKind.CONFIG

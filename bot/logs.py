@@ -66,11 +66,6 @@ def bound(**fields: str | None) -> Iterator[None]:
             var.reset(token)
 
 
-def current_context() -> dict[str, str | None]:
-    """The context fields as they are now."""
-    return {name: var.get() for name, var in _VARS.items()}
-
-
 class ContextFilter(logging.Filter):
     """Adds the context fields to a record (an explicit ``extra={"fmc": ...}`` wins)."""
 

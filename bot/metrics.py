@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -51,7 +52,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from bot.core.expiry import Status
 from bot.core.findings import Finding
 from bot.scanning import ScanReport
-from bot.storage.records import Store, StoredFinding
+from bot.storage.records import StoredFinding
+
+if TYPE_CHECKING:  # annotations only: metrics needs nothing else of the application layer
+    from bot.operations.ports import Store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SCAN_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.config import FmcEntry
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Thresholds
 from bot.core.findings import ErrorInfo, Finding, ProbeOutcome, assess_outcome
 from bot.fmc.target import ProbeTarget, ProbeTimeouts
@@ -63,11 +64,11 @@ async def _probe_within_deadline(
             return await probe(entry.target, timeouts, clock=clock)
     except TimeoutError:
         message = f"no result within host_timeout ({timeouts.host:g} s)"
-        return ProbeOutcome(checked_at=started, error=ErrorInfo("timeout", message, "host"))
+        return ProbeOutcome(checked_at=started, error=ErrorInfo(ErrorKind.TIMEOUT, message, "host"))
     except Exception:
         # A bug, not an FMC problem: keep the scan going, keep the traceback in the log.
         log.exception("internal error while checking %s", entry.name, extra={"fmc": entry.name})
-        error = ErrorInfo("protocol", "internal error while checking (see the log)", None)
+        error = ErrorInfo(ErrorKind.PROTOCOL, "internal error while checking (see the log)", None)
         return ProbeOutcome(checked_at=started, error=error)
 
 

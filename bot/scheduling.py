@@ -1,12 +1,13 @@
 """Scheduled scans and the digest: cron rules from the config, run on the bot's loop.
 
-The rule that decides what is due is the pure :func:`latest_due`; :class:`ScanScheduler`
-is the adapter around it. Every fire goes through one path, whether APScheduler's job
-calls it in production or a test calls :meth:`ScanScheduler.tick` with a fixed instant:
-read the schedule's last fire, take the latest due time after it, record that fire,
-then run. Recording first means a scan that crashes the bot is not re-run on every
-start. A fire that comes while the previous run of the same schedule still runs is
-skipped and reported through ``on_skipped``, never dropped silently.
+The rule that decides what is due is the pure :func:`bot.core.cron.latest_due`;
+:class:`ScanScheduler` is the adapter around it. Every fire goes through one path,
+whether APScheduler's job calls it in production or a test calls
+:meth:`ScanScheduler.tick` with a fixed instant: read the schedule's last fire, take the
+latest due time after it, record that fire, then run. Recording first means a scan that
+crashes the bot is not re-run on every start. A fire that comes while the previous run
+of the same schedule still runs is skipped and reported through ``on_skipped``, never
+dropped silently.
 
 At start-up :meth:`ScanScheduler.catch_up` runs each schedule that missed fires while
 the bot was down once (however many it missed), flagged ``missed=True``.
@@ -21,17 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import AppConfig
+from bot.core.cron import crontab_trigger, latest_due
 
 logger = logging.getLogger("bot.scheduling")
 
@@ -42,9 +41,6 @@ SKIPPED_STILL_RUNNING = "the previous scheduled scan is still running"
 
 CLOCK_SLACK = timedelta(minutes=1)
 """How far ahead of the database's now a stored last fire may be before it is clamped."""
-
-_TICK = timedelta(microseconds=1)
-_RESOLUTION = timedelta(seconds=1)  # cron fires on whole seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +78,7 @@ def digest_key(cron: str, timezone: str) -> str:
 def schedules_from_config(config: AppConfig) -> tuple[list[ScanSchedule], DigestSchedule | None]:
     """The scan schedules (duplicates dropped, config order) and the digest, if any."""
     scans: dict[str, ScanSchedule] = {}
-    section = config.raw.schedule
+    section = config.schedule
     for entry in section.scans:
         key = scan_key(entry.cron, entry.timezone, entry.tag)
         scans.setdefault(key, ScanSchedule(key, entry.cron, entry.timezone, entry.tag))
@@ -91,79 +87,6 @@ def schedules_from_config(config: AppConfig) -> tuple[list[ScanSchedule], Digest
         cron, timezone = section.digest.cron, section.digest.timezone
         digest = DigestSchedule(digest_key(cron, timezone), cron, timezone)
     return list(scans.values()), digest
-
-
-_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_WEEKDAY_PART = re.compile(
-    r"^(?:(?P<star>\*)|(?P<first>[0-7])(?:-(?P<last>[0-7]))?)(?:/(?P<step>\d+))?$"
-)
-
-
-def _standard_weekdays(field: str) -> str:
-    # APScheduler 3 numbers weekdays from 0=Monday, crontab from 0 (or 7)=Sunday
-    # (apscheduler issue 286): spell numeric days as names so "1-5" stays Monday-Friday.
-    days: list[int] = []
-    for part in field.split(","):
-        match = _WEEKDAY_PART.match(part)
-        if match is None:
-            return field  # names or syntax APScheduler reads (or rejects) as written
-        step = int(match["step"] or 1)
-        if match["star"]:
-            if step == 1:
-                return field
-            first, last = 0, 6
-        else:
-            first = int(match["first"])
-            last = int(match["last"]) if match["last"] else (6 if match["step"] else first)
-        if step < 1 or last < first:
-            return field
-        days += [day % 7 for day in range(first, last + 1, step)]
-    return ",".join(_CRON_WEEKDAYS[day] for day in sorted(set(days)))
-
-
-def crontab_trigger(cron: str, timezone: str) -> CronTrigger:
-    """APScheduler's trigger for a standard 5-field crontab line (0 and 7 are Sunday)."""
-    fields = cron.split()
-    if len(fields) == 5:
-        fields[4] = _standard_weekdays(fields[4])
-    return CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(timezone))
-
-
-def _first_fire_after(trigger: CronTrigger, instant: datetime) -> datetime | None:
-    # APScheduler gives the first fire at or after `now`; a microsecond makes it "after".
-    fire: datetime | None = trigger.get_next_fire_time(None, instant + _TICK)
-    return fire
-
-
-def latest_due(
-    cron: str, timezone: str, *, after: datetime | None, now: datetime
-) -> datetime | None:
-    """The latest fire time of ``cron`` in ``(after, now]`` (in UTC), None when there is none.
-
-    Many missed fires coalesce into the latest one. ``after=None`` (a schedule that never
-    fired) gives None: a new schedule has missed nothing.
-    """
-    if after is None:
-        return None
-    if after.tzinfo is None or now.tzinfo is None:
-        raise ValueError("latest_due needs timezone-aware datetimes")
-    trigger = crontab_trigger(cron, timezone)
-    first = _first_fire_after(trigger, after)
-    if first is None or first > now:
-        return None
-    # Bisect for the last instant whose next fire is still <= now: a long downtime on a
-    # minutely cron costs ~30 trigger calls, not one per missed fire.
-    low, high = first, now  # next fire after `low` may be <= now; after `high` it is not
-    while high - low > _RESOLUTION:
-        middle = low + (high - low) / 2
-        fire = _first_fire_after(trigger, middle)
-        if fire is not None and fire <= now:
-            low = fire
-        else:
-            high = middle
-    following = _first_fire_after(trigger, low)
-    latest = following if following is not None and following <= now else low
-    return latest.astimezone(UTC)
 
 
 class ScanScheduler:
@@ -178,6 +101,7 @@ class ScanScheduler:
         run_digest: Callable[[DigestSchedule, datetime], Awaitable[None]],
         last_fire: Callable[[str], Awaitable[datetime | None]],
         record_fire: Callable[[str, datetime], Awaitable[None]],
+        claim_fire: Callable[[str, datetime], Awaitable[bool]],
         on_skipped: Callable[[ScanSchedule, datetime, str], Awaitable[None]],
         clock: Callable[[], datetime],
         database_now: Callable[[], Awaitable[datetime]] | None = None,
@@ -187,6 +111,7 @@ class ScanScheduler:
         self._run_digest = run_digest
         self._last_fire = last_fire
         self._record_fire = record_fire
+        self._claim_fire = claim_fire
         self._on_skipped = on_skipped
         self._clock = clock
         self._database_now = database_now  # None: the instant being ticked stands for it
@@ -313,7 +238,9 @@ class ScanScheduler:
             return
         self._running.add(key)  # no await since the check: asyncio makes this atomic
         try:
-            await self._record(key, fire_time)
+            if not await self._claim(key, fire_time):
+                logger.info("%s at %s ran already (an earlier leader): not again", key, fire_time)
+                return
             if isinstance(schedule, ScanSchedule):
                 await self._run_scan(schedule, fire_time, missed)
             else:
@@ -322,6 +249,15 @@ class ScanScheduler:
             logger.exception("scheduled run %s at %s failed", key, fire_time.isoformat())
         finally:
             self._running.discard(key)
+
+    async def _claim(self, key: str, fire_time: datetime) -> bool:
+        # One run per fire across replicas and leader changes. A storage hiccup must not
+        # also cost the scheduled scan: only one process schedules, so run it anyway.
+        try:
+            return await self._claim_fire(key, fire_time)
+        except Exception:
+            logger.exception("claiming the fire of %s at %s failed", key, fire_time.isoformat())
+            return True
 
     async def _record(self, key: str, fire_time: datetime) -> None:
         # A storage hiccup must not also cost the scheduled scan: log it and run anyway.

@@ -9,13 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-    && { [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/chromium ] || ! command -v promtool >/dev/null; }; then
+    && { [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/bin/chromium ] || ! command -v promtool >/dev/null \
+        || ! command -v docker-compose >/dev/null; }; then
     # sshd: the SSH client is proven against OpenSSH; chromium: the console's browser test;
-    # prometheus: its promtool proves the shipped alert rules fire.
-    echo "== installing openssh-server, chromium and prometheus (Debian)"
+    # prometheus: its promtool proves the shipped alert rules fire; docker-compose checks
+    # deploy/compose.yaml offline (the systemd unit is checked by the image's systemd-analyze).
+    echo "== installing openssh-server, chromium, prometheus and docker-compose (Debian)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        openssh-server chromium prometheus >/dev/null
+        openssh-server chromium prometheus docker-compose >/dev/null
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${FMCCERT_TEST_PG_URL:-}" ]; then

@@ -1,7 +1,7 @@
 """Screenshots of the local Slack console for the README, from a real run.
 
 Starts a small lab fleet, the Slack stand-in, the real bot on Socket Mode and the console
-(the same setup as tests/slack/test_console_browser.py), scans, approves one VDB update
+(the same setup as tests/lab/slack/test_console_browser.py), scans, approves one VDB update
 in headless Chromium and saves PNGs:
 
     .venv/bin/python scripts/console_screenshot.py [--out docs]
@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.lab.scenarios import pick_scenarios
 from bot.lab.server import start_lab
-from bot.slack.console import ConsoleServer, ConsoleUser
-from bot.slack.standin import SlackStandIn
-from tests.slack.conftest import (
+from bot.lab.slack.console import ConsoleServer, ConsoleUser
+from bot.lab.slack.server import SlackStandIn
+from tests.lab.slack.test_console_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.slack_fixtures import (
     APPROVER,
     CHANNEL,
     GROUPIE,
@@ -36,7 +37,6 @@ from tests.slack.conftest import (
     slack_section,
     utc_now,
 )
-from tests.slack.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 
 USERS = [
     ConsoleUser(REQUESTER, "bob", "requester"),

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.config import load_config, resolve_config_path
+from bot.config import (
+    DigestSettings,
+    ScheduledScanSettings,
+    ScheduleSettings,
+    SlackSettings,
+    load_config,
+    resolve_config_path,
+)
 from bot.errors import ConfigError
 
 ENV = {"FMC_PASSWORD": "s3cret-pass", "EAST_PW": "east-pass"}
@@ -184,7 +192,32 @@ def test_schedule_section_is_validated(tmp_path: Path, schedule: str, message: s
 def test_cron_weekdays_are_crontab_weekdays(tmp_path: Path) -> None:
     """`0 6 * * 7` (Sunday in crontab) is accepted, as crontab users expect."""
     text = MINIMAL + "schedule: {scans: [{cron: '0 6 * * 7'}, {cron: '0 6 * * 1-5'}]}\n"
-    assert len(load_config(_write(tmp_path, text), ENV).raw.schedule.scans) == 2
+    assert len(load_config(_write(tmp_path, text), ENV).schedule.scans) == 2
+
+
+def test_slack_and_schedule_sections_resolve_to_typed_settings(tmp_path: Path) -> None:
+    """The slack and schedule sections become typed records: tuples, hours as timedeltas."""
+    text = MINIMAL + (
+        "slack: {alert_channel: C1, approvers: [U1], approval_ttl_hours: 2,"
+        " scan_requester_groups: [S1]}\n"
+        "schedule: {scans: [{cron: '0 6 * * *', timezone: Europe/Berlin, tag: prod}],"
+        " renotify_hours: 12, stale_after_hours: 1.5, digest: {cron: '30 7 * * 1-5'}}\n"
+    )
+    config = load_config(_write(tmp_path, text), ENV)
+    assert config.slack == SlackSettings(
+        alert_channel="C1",
+        approvers=("U1",),
+        approval_ttl=timedelta(hours=2),
+        scan_requester_groups=("S1",),
+    )
+    assert config.schedule == ScheduleSettings(
+        scans=(ScheduledScanSettings("0 6 * * *", "Europe/Berlin", "prod"),),
+        renotify=timedelta(hours=12),
+        stale_after=timedelta(minutes=90),
+        digest=DigestSettings("30 7 * * 1-5", "UTC"),
+    )
+    defaults = load_config(_write(tmp_path, MINIMAL), ENV)
+    assert (defaults.slack, defaults.schedule) == (SlackSettings(), ScheduleSettings())
 
 
 _FMC = "fmcs:\n  - {name: a, host: b%s}\n"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.lab.slack.workspace import StoredMessage
 from bot.logs import bound, configure_logging, register_secret
 from bot.secrets import REDACTED, Secret
-from bot.slack.standin import StoredMessage
-from tests.slack.conftest import (  # noqa: F401 (fixtures)
+from tests.support.slack_fixtures import (  # noqa: F401 (fixtures)
     CHANNEL,
     SiteFactory,
     site_factory,

@@ -22,13 +22,15 @@ from bot.core.devices import DeviceKind
 from bot.core.expiry import Status, Thresholds
 from bot.core.findings import Finding, FmcFacts, ProbeOutcome, assess_outcome
 from bot.errors import SlackError
+from bot.lab.slack.payloads import find_action
+from bot.lab.slack.server import SlackStandIn
+from bot.lab.slack.workspace import StoredMessage
 from bot.metrics import Metrics
 from bot.slack.blocks import build_notice
 from bot.slack.ids import APPROVE_ACTION
 from bot.slack.poster import Poster, build_web_client
-from bot.slack.standin import SlackStandIn, StoredMessage, find_action
 from bot.storage.records import StoredFinding
-from tests.slack.conftest import (  # noqa: F401 (fixtures)
+from tests.support.slack_fixtures import (  # noqa: F401 (fixtures)
     APPROVER,
     CHANNEL,
     Site,
@@ -78,7 +80,7 @@ def _stored(
 ) -> StoredFinding:
     iso = not_after.isoformat().replace("+00:00", "Z") if not_after else None
     data = {"not_after": iso, "status": status, "affected": affected}
-    return StoredFinding(1, fmc, at, status, "s1", data)
+    return StoredFinding(1, fmc, at, status, "s1", data, not_after)
 
 
 def _finding(

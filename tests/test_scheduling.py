@@ -1,4 +1,4 @@
-"""Scheduled scans: the pure due-time rule and the scheduler's fire path, at fixed instants."""
+"""Scheduled scans: schedules from the config and the fire path, at fixed instants."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,9 +16,7 @@ from bot.scheduling import (
     DigestSchedule,
     ScanSchedule,
     ScanScheduler,
-    crontab_trigger,
     digest_key,
-    latest_due,
     scan_key,
     schedules_from_config,
 )
@@ -60,6 +57,13 @@ class Recorder:
     async def record_fire(self, key: str, fire_time: datetime) -> None:
         self.fires[key] = fire_time
 
+    async def claim_fire(self, key: str, fire_time: datetime) -> bool:
+        last = self.fires.get(key)
+        if last is not None and last >= fire_time:
+            return False
+        self.fires[key] = fire_time
+        return True
+
     async def on_skipped(self, schedule: ScanSchedule, fire_time: datetime, why: str) -> None:
         self.skipped.append((schedule.key, fire_time, why))
 
@@ -77,90 +81,11 @@ class Recorder:
             run_digest=self.run_digest,
             last_fire=self.last_fire,
             record_fire=self.record_fire,
+            claim_fire=self.claim_fire,
             on_skipped=self.on_skipped,
             clock=lambda: self.now,
             database_now=database_now,
         )
-
-
-def test_latest_due_is_none_when_no_fire_falls_in_the_window() -> None:
-    """No fire between the last one and now: nothing is due."""
-    after = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-    assert latest_due("0 6 * * *", "UTC", after=after, now=T0) is None
-
-
-def test_latest_due_finds_the_one_fire_in_the_window() -> None:
-    """One fire since the last: that fire is due."""
-    after = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
-    due = latest_due("0 6 * * *", "UTC", after=after, now=T0)
-    assert due == datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-
-
-def test_latest_due_counts_a_fire_exactly_at_now() -> None:
-    """The window is closed at now: a fire at exactly now is due."""
-    now = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-    due = latest_due("0 6 * * *", "UTC", after=now - timedelta(days=1), now=now)
-    assert due == now
-
-
-def test_latest_due_coalesces_many_missed_fires_into_the_latest() -> None:
-    """Many fires missed (every minute for a year): only the latest is due."""
-    after = T0 - timedelta(days=365)
-    now = T0 + timedelta(seconds=59)
-    assert latest_due("* * * * *", "UTC", after=after, now=now) == T0
-    assert latest_due("*/15 * * * *", "UTC", after=after, now=now) == T0
-    assert latest_due("0 6 * * 1-5", "UTC", after=after, now=now) == T0 - timedelta(minutes=30)
-
-
-def test_latest_due_follows_the_schedule_time_zone_across_dst() -> None:
-    """06:00 Berlin is 05:00 UTC before the spring change and 04:00 UTC after it."""
-    berlin = ZoneInfo("Europe/Berlin")
-    before = datetime(2026, 3, 28, 12, 0, tzinfo=berlin)  # DST starts 2026-03-29 02:00
-    winter = latest_due("0 6 * * *", "Europe/Berlin", after=before - timedelta(days=1), now=before)
-    summer = latest_due("0 6 * * *", "Europe/Berlin", after=before, now=before + timedelta(days=1))
-    assert winter == datetime(2026, 3, 28, 5, 0, tzinfo=UTC)
-    assert summer == datetime(2026, 3, 29, 4, 0, tzinfo=UTC)
-    skipped_hour = latest_due(
-        "30 2 * * *", "Europe/Berlin", after=before, now=before + timedelta(days=1)
-    )
-    assert skipped_hour is None or skipped_hour.astimezone(berlin).date() != before.date()
-
-
-@pytest.mark.parametrize(
-    ("weekdays", "expected"),
-    [
-        ("1-5", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
-        ("0", ["Sun"]),
-        ("7", ["Sun"]),
-        ("5-7", ["Sun", "Fri", "Sat"]),
-        ("*/2", ["Sun", "Tue", "Thu", "Sat"]),
-        ("1,3", ["Mon", "Wed"]),
-        ("mon-fri", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
-        ("*", ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]),
-    ],
-)
-def test_crontab_weekdays_count_from_sunday_as_in_crontab(
-    weekdays: str, expected: list[str]
-) -> None:
-    """Numeric weekdays mean what crontab means (0 and 7 Sunday), not APScheduler 3's 0=Monday."""
-    trigger = crontab_trigger(f"0 6 * * {weekdays}", "UTC")
-    sunday = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
-    fires = {
-        trigger.get_next_fire_time(None, sunday + timedelta(days=offset)).strftime("%a")
-        for offset in range(7)
-    }
-    assert fires == set(expected)
-
-
-def test_latest_due_treats_a_new_schedule_as_having_missed_nothing() -> None:
-    """after=None (never fired) is never due."""
-    assert latest_due("* * * * *", "UTC", after=None, now=T0) is None
-
-
-def test_latest_due_rejects_naive_datetimes() -> None:
-    """Naive instants are a bug, not a time: ValueError."""
-    with pytest.raises(ValueError, match="timezone-aware"):
-        latest_due("* * * * *", "UTC", after=datetime(2026, 3, 1), now=T0)
 
 
 def test_schedules_from_config_builds_stable_keys(tmp_path: Path) -> None:
@@ -332,3 +257,28 @@ async def test_the_job_path_fires_the_due_schedule_with_the_clock() -> None:
     await asyncio.wait_for(recorder.started.wait(), 1)
     assert recorder.scans == [(DAILY_6.key, datetime(2026, 3, 2, 6, 0, tzinfo=UTC), False)]
     scheduler.shutdown()
+
+
+async def test_a_fire_another_replica_claimed_first_is_not_run_again() -> None:
+    """Two schedulers on one store (two replicas around a leader change): one run per fire."""
+    shared = Recorder(fires={DAILY_6.key: T0 - timedelta(days=1)})
+    first, second = shared.scheduler([DAILY_6]), shared.scheduler([DAILY_6])
+    await asyncio.gather(first.tick(T0), second.tick(T0))
+    assert shared.scans == [(DAILY_6.key, T0 - timedelta(minutes=30), False)]
+    await second.catch_up()  # the new leader's catch-up finds nothing left to run
+    assert len(shared.scans) == 1
+
+
+async def test_a_failed_claim_still_runs_the_scan(caplog: pytest.LogCaptureFixture) -> None:
+    """A storage hiccup while claiming costs a log line, not the scheduled scan."""
+    recorder = Recorder(fires={DAILY_6.key: T0 - timedelta(days=1)})
+
+    async def broken(key: str, fire_time: datetime) -> bool:
+        recorder.fires[key] = fire_time  # what run_scan checks; the claim itself fails
+        raise OSError("database unreachable")
+
+    recorder.claim_fire = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="bot.scheduling"):
+        await recorder.scheduler([DAILY_6]).tick(T0)
+    assert [scan[1] for scan in recorder.scans] == [T0 - timedelta(minutes=30)]
+    assert "claiming the fire" in caplog.text

@@ -14,7 +14,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot import __version__
 from bot.cli.output import EXIT_BROKEN_PIPE, drop_stdout, stdout_closed
@@ -34,6 +34,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message}\n")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: ``fmccert 0.1.0 (schema 0006)``, the schema being the Alembic head.
+
+    Like argparse's ``version`` action, but the text is computed only when asked: the
+    schema head is read from the shipped migrations, which needs Alembic.
+    """
+
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str = argparse.SUPPRESS,
+        default: str = argparse.SUPPRESS,
+        help: str | None = None,
+    ) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        from bot.version import version_text
+
+        try:
+            text = version_text()
+        except Exception as exc:  # a broken install: one line, no traceback
+            parser.exit(70, f"fmccert {__version__}: cannot read the schema revision: {exc}\n")
+        print(text)
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     common = _Parser(add_help=False)
@@ -49,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find and fix Cisco FMCs whose Talos client certificate will not renew "
         "(CSCwo63951, field notice FN74272).",
     )
-    parser.add_argument("--version", action="version", version=f"fmccert {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show the version and the database schema revision it migrates to, then exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

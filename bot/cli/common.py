@@ -11,12 +11,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.config import AppConfig, load_config, resolve_config_path
 from bot.core.suggest import closest_match
 from bot.errors import ConfigError, UsageError
-from bot.storage.records import Store
+
+if TYPE_CHECKING:  # annotations only: commands import the application layer when they run
+    from bot.operations.ports import Store
 
 T = TypeVar("T")
 

@@ -21,6 +21,7 @@ from bot.cli.common import (
 )
 from bot.config import AppConfig, host_key_targets, read_config_model, resolve_config_path
 from bot.core.advisory import Action, kind_note
+from bot.core.audit import AuditAction
 from bot.core.devices import DeviceKind
 from bot.core.findings import Finding, exit_status
 from bot.core.peer_text import sanitize_peer_text
@@ -48,7 +49,9 @@ async def run_scan(config: AppConfig, names: Sequence[str], tag: str | None) -> 
     return await scan_fmcs(config, entries, probe=probe_device, clock=utc_now, on_progress=show)
 
 
-async def record_scan(config: AppConfig, report: ScanReport, *, kind: str, tag: str | None) -> None:
+async def record_scan(
+    config: AppConfig, report: ScanReport, *, kind: AuditAction, tag: str | None
+) -> None:
     """Store every finding and one audit entry; a storage failure warns, never loses output."""
     from bot.operations import Operations
 
@@ -100,7 +103,7 @@ def command_check(args: argparse.Namespace) -> int:
 
     async def work() -> ScanReport:
         report = await run_scan(config, list(dict.fromkeys(args.names)), None)
-        await record_scan(config, report, kind="check", tag=None)
+        await record_scan(config, report, kind=AuditAction.CHECK, tag=None)
         return report
 
     report = asyncio.run(work())
@@ -114,7 +117,7 @@ def command_scan(args: argparse.Namespace) -> int:
 
     async def work() -> ScanReport:
         report = await run_scan(config, (), args.tag)
-        await record_scan(config, report, kind="scan", tag=args.tag)
+        await record_scan(config, report, kind=AuditAction.SCAN, tag=args.tag)
         return report
 
     report = asyncio.run(work())
@@ -165,13 +168,14 @@ def _audit_trust(args: argparse.Namespace, name: str, fingerprint: str, *, repla
         config = load(args)
     except FmccertError:
         return  # trust needs no password; without a full config there is nothing to record
-    action = "trust.replaced" if replaced else "trust.added"
-    detail = {"fingerprint": fingerprint}
 
     async def write() -> None:
+        from bot.operations import Operations
+
         async with opened_store(config) as store:
-            await store.audit(actor=cli_actor(), action=action, fmc=name, detail=detail,
-                              now=utc_now())  # fmt: skip
+            await Operations(config, store, clock=utc_now).record_trusted_key(
+                name, fingerprint, replaced=replaced, actor=cli_actor()
+            )
 
     try:
         asyncio.run(write())

@@ -68,7 +68,7 @@ def command_demo(args: argparse.Namespace) -> int:
     """`fmccert demo`: the whole product on loopback, shown in a local Slack console."""
     if args.scan_only:
         return _demo_scan_only(args)
-    from bot.demo import DemoUrls, run_demo
+    from bot.lab.demo import DemoUrls, run_demo
 
     if not 1 <= args.scan_minutes <= 59:
         raise UsageError("--scan-minutes must be between 1 and 59")

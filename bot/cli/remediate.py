@@ -21,7 +21,9 @@ from bot.cli.output import say
 from bot.config import AppConfig
 from bot.core.findings import iso_utc
 from bot.errors import RemediationError, UsageError
+from bot.fmc.probe import probe_fmc
 from bot.operations import Operations
+from bot.operations.ports import AuditEntry, RemediationRun, RunStatus
 from bot.remediation.plan import (
     executable_on,
     not_executable_reason,
@@ -32,10 +34,8 @@ from bot.remediation.service import (
     THIS_PROCESS,
     ProgressEvent,
     RemediationResult,
-    execute_remediation,
     prepare_remediation,
 )
-from bot.storage.records import AuditEntry, RemediationRun, RunStatus, Store
 
 EXIT_BY_STATUS = {
     RunStatus.RENEWED: 0,
@@ -49,11 +49,6 @@ SNORT_WARNING = (
 )
 # How long `remediate` waits for the database to take an outcome it could not record.
 RECORD_WAIT_SECONDS = 60.0
-
-
-async def sweep(config: AppConfig, store: Store) -> list[RemediationRun]:
-    """Mark remediations no process runs any more as interrupted (before a new run only)."""
-    return await Operations(config, store, clock=utc_now).sweep()
 
 
 def _print_progress(event: ProgressEvent) -> None:
@@ -133,29 +128,14 @@ async def _remediate(args: argparse.Namespace, config: AppConfig) -> int:
             f"{not_executable_reason(entry.target.kind, action)}"
         )
     async with opened_store(config) as store:
-        await sweep(config, store)
-        try:
-            prepared = await prepare_remediation(entry.target, args.action, **common)
-        except RemediationError as exc:
-            await store.audit(
-                actor=actor,
-                action="remediation.refused",
-                fmc=args.name,
-                detail={"action": args.action, "reason": str(exc)},
-                now=utc_now(),
-            )
-            raise
+        # The SSH probe alone, as in --dry-run: the fix runs over SSH whatever `access` says.
+        operations = Operations(config, store, clock=utc_now, probe=probe_fmc)
+        await operations.sweep()  # before a new run only: dead runs free their FMC
+        # A refusal (no plan can be made) is audited before it is raised.
+        prepared = await operations.plan_fix(args.name, args.action, actor=actor)
         say(render_plan(prepared.plan))
         _confirm(args)
-        result = await execute_remediation(
-            prepared,
-            entry.target,
-            store=store,
-            requested_by=actor,
-            approved_by=f"{actor} (break-glass)",
-            on_progress=_print_progress,
-            **common,
-        )
+        result = await operations.break_glass(prepared, actor=actor, on_progress=_print_progress)
         recorded = await _record_late(result)
     _print_result(result, recorded=recorded)
     return EXIT_BY_STATUS[result.status]
@@ -223,9 +203,10 @@ def _describe(detail: dict[str, Any]) -> str:
 async def _history(args: argparse.Namespace, config: AppConfig) -> dict[str, Any]:
     # Read-only: never sweeps (only a process about to remediate, or the bot, marks runs).
     async with opened_store(config) as store:
-        runs = await store.runs(args.name, limit=args.limit)
+        operations = Operations(config, store, clock=utc_now)
+        history = await operations.history(args.name, runs=args.limit, entries=args.limit)
         remediations = []
-        for run in runs:
+        for run in history.runs:
             steps = [
                 {
                     "seq": step.seq,
@@ -235,10 +216,10 @@ async def _history(args: argparse.Namespace, config: AppConfig) -> dict[str, Any
                     "finished_at": iso_utc(step.finished_at),
                     "output": step.output,
                 }
-                for step in await store.steps(run.id)
+                for step in await operations.run_steps(run.id)
             ]
             remediations.append(_run_json(run, steps))
-        audit = [_audit_json(entry) for entry in await store.audit_log(args.name, args.limit)]
+        audit = [_audit_json(entry) for entry in history.audit]
     return {"remediations": remediations, "audit": audit}
 
 

@@ -15,6 +15,8 @@ from bot.slack.env import read_slack_env
 def command_run(args: argparse.Namespace) -> int:
     """Serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP) and /healthz."""
     from bot.slack.runtime import SlackBot
+    from bot.storage.leadership import leadership_for
+    from bot.storage.sql import SqlStore
 
     config = load(args)
     env = read_slack_env(os.environ)
@@ -22,9 +24,13 @@ def command_run(args: argparse.Namespace) -> int:
     async def serve() -> None:
         stopped = stop_event()
         async with opened_store(config) as store:
+            assert isinstance(store, SqlStore)
+            # Replicas on PostgreSQL elect the one that schedules; SQLite takes one process.
+            leadership = leadership_for(store.engine, storage_url=config.storage_url)
             bot = SlackBot(
                 config, store, env, clock=utc_now, host=args.host, port=args.port,
                 probe_in_worker=True,  # SSH in a child: the loop stays free for Slack
+                leadership=leadership,
             )  # fmt: skip
             try:
                 await bot.start()

@@ -10,6 +10,7 @@ from typing import Any
 from bot.core.advisory import Action, assess_release, recommend_action, vdb_fixes_defect
 from bot.core.certificate import CertificateFacts
 from bot.core.devices import Access, DeviceKind
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status, Thresholds, classify_expiry, days_left
 
 
@@ -29,9 +30,9 @@ class FmcFacts:
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """Why an FMC could not be checked; ``kind`` is one of ``bot.errors.ERROR_KINDS``."""
+    """Why an FMC could not be checked."""
 
-    kind: str
+    kind: ErrorKind
     message: str
     step: str | None = None
 
@@ -164,7 +165,7 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "access": finding.access.value,
         "talos_health": finding.facts.talos_health,
         "error": (
-            {"kind": finding.error.kind, "message": finding.error.message}
+            {"kind": finding.error.kind.value, "message": finding.error.message}
             if finding.error
             else None
         ),
@@ -241,7 +242,7 @@ def finding_from_record(data: Mapping[str, Any]) -> Finding:
         action=Action(data["action"]),
         upgrade_to=data.get("upgrade_to"),
         error=(
-            ErrorInfo(str(error["kind"]), str(error["message"]), data.get("error_step"))
+            ErrorInfo(ErrorKind(error["kind"]), str(error["message"]), data.get("error_step"))
             if error
             else None
         ),

@@ -57,6 +57,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bot.core.advisory import Action, vdb_fixes_defect
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status
 from bot.core.findings import (
     ErrorInfo,
@@ -68,7 +69,7 @@ from bot.core.findings import (
 )
 
 # The FMC answered for these; the certificate itself is what is wrong.
-CHECKED_ERROR_KINDS: Final = frozenset({"cert_missing", "cert_invalid"})
+CHECKED_ERROR_KINDS: Final = frozenset({ErrorKind.CERT_MISSING, ErrorKind.CERT_INVALID})
 # What a user sees in an incident message; a change in any of these is worth an edit.
 VISIBLE_FIELDS: Final = (
     "status",
@@ -136,6 +137,20 @@ class Incident:
     last_checked_at: datetime | None = None  # the last successful check of the FMC
 
 
+class IncidentReason(enum.StrEnum):
+    """Why an effect happens to an incident: what its note says, what the audit records."""
+
+    OPENED = "opened"
+    COULD_NOT_CHECK = "could-not-check"
+    UPDATED = "updated"
+    ESCALATED = "escalated"
+    REMINDER = "reminder"
+    STALE = "stale"
+    RENEWED = "renewed"
+    RESOLVED = "resolved"
+    RECOVERED = "recovered"
+
+
 class EffectKind(enum.StrEnum):
     """What to do about an incident."""
 
@@ -155,9 +170,7 @@ class Effect:
     incident: Incident | None  # None only for OPEN
     finding: Finding
     severity: str
-    # "opened" | "could-not-check" | "updated" | "escalated" | "reminder" | "stale"
-    # | "renewed" | "resolved" | "recovered"
-    reason: str
+    reason: IncidentReason
     broadcast: bool = False  # reminders and staleness are also shown in the channel
     # What the incident stores once applied (see the module docstring).
     detail: Mapping[str, Any] = field(default_factory=dict)
@@ -204,7 +217,7 @@ def shown_finding(incident: Incident) -> Finding | None:
     try:
         base = finding_from_record(incident.detail)
         checked_at = datetime.fromisoformat(str(why["at"]).replace("Z", "+00:00"))
-        error = ErrorInfo(str(why["kind"]), str(why["message"]))
+        error = ErrorInfo(ErrorKind(why["kind"]), str(why["message"]))
     except (KeyError, TypeError, ValueError):
         return known
     return Finding(
@@ -279,7 +292,7 @@ class _Rules:
         kind: EffectKind,
         incident_kind: IncidentKind,
         severity: str,
-        reason: str,
+        reason: IncidentReason,
         *,
         broadcast: bool = False,
     ) -> Effect:
@@ -334,19 +347,23 @@ class _Rules:
         unchecked = IncidentKind.UNCHECKED
         incident = self.incident
         if incident is None:
-            return [self.effect(EffectKind.OPEN, unchecked, severity, "could-not-check")]
+            return [
+                self.effect(EffectKind.OPEN, unchecked, severity, IncidentReason.COULD_NOT_CHECK)
+            ]
         if incident.kind is IncidentKind.CERTIFICATE:
             return [
-                self.effect(EffectKind.EDIT, unchecked, severity, "could-not-check"),
-                self.effect(EffectKind.NOTE, unchecked, severity, "could-not-check"),
+                self.effect(EffectKind.EDIT, unchecked, severity, IncidentReason.COULD_NOT_CHECK),
+                self.effect(EffectKind.NOTE, unchecked, severity, IncidentReason.COULD_NOT_CHECK),
             ]
         if severity == STALE and incident.severity != STALE:
             return [
-                self.effect(EffectKind.EDIT, unchecked, severity, STALE),
-                self.effect(EffectKind.NOTE, unchecked, severity, STALE, broadcast=True),
+                self.effect(EffectKind.EDIT, unchecked, severity, IncidentReason.STALE),
+                self.effect(
+                    EffectKind.NOTE, unchecked, severity, IncidentReason.STALE, broadcast=True
+                ),
             ]
         if severity != incident.severity or self._shown_changed(incident):
-            return [self.effect(EffectKind.EDIT, unchecked, severity, "updated")]
+            return [self.effect(EffectKind.EDIT, unchecked, severity, IncidentReason.UPDATED)]
         return []
 
     def _shown_changed(self, incident: Incident) -> bool:
@@ -365,10 +382,12 @@ class _Rules:
         severity = self.finding.status.value
         certificate = IncidentKind.CERTIFICATE
         if not needs_attention(self.finding):
-            return [self.effect(EffectKind.RESOLVE, certificate, severity, "recovered")]
+            return [
+                self.effect(EffectKind.RESOLVE, certificate, severity, IncidentReason.RECOVERED)
+            ]
         return [
-            self.effect(EffectKind.EDIT, certificate, severity, "recovered"),
-            self.effect(EffectKind.NOTE, certificate, severity, "recovered"),
+            self.effect(EffectKind.EDIT, certificate, severity, IncidentReason.RECOVERED),
+            self.effect(EffectKind.NOTE, certificate, severity, IncidentReason.RECOVERED),
         ]
 
     def _plan_certificate(self, incident: Incident | None) -> list[Effect]:
@@ -378,27 +397,33 @@ class _Rules:
         if not needs_attention(finding):
             if incident is None:
                 return []
-            reason = "renewed" if _renewed(incident, finding) else "resolved"
+            reason = (
+                IncidentReason.RENEWED if _renewed(incident, finding) else IncidentReason.RESOLVED
+            )
             return [self.effect(EffectKind.RESOLVE, certificate, severity, reason)]
         if incident is None:
-            return [self.effect(EffectKind.OPEN, certificate, severity, "opened")]
+            return [self.effect(EffectKind.OPEN, certificate, severity, IncidentReason.OPENED)]
         if _renewed(incident, finding):
             return [
-                self.effect(EffectKind.EDIT, certificate, severity, "renewed"),
-                self.effect(EffectKind.NOTE, certificate, severity, "renewed"),
+                self.effect(EffectKind.EDIT, certificate, severity, IncidentReason.RENEWED),
+                self.effect(EffectKind.NOTE, certificate, severity, IncidentReason.RENEWED),
             ]
         if is_escalation(incident.severity, severity):
             return [
-                self.effect(EffectKind.EDIT, certificate, severity, "escalated"),
-                self.effect(EffectKind.NOTE, certificate, severity, "escalated"),
+                self.effect(EffectKind.EDIT, certificate, severity, IncidentReason.ESCALATED),
+                self.effect(EffectKind.NOTE, certificate, severity, IncidentReason.ESCALATED),
             ]
         effects: list[Effect] = []
         if _visible_change(incident, finding):
-            effects.append(self.effect(EffectKind.EDIT, certificate, severity, "updated"))
+            effects.append(
+                self.effect(EffectKind.EDIT, certificate, severity, IncidentReason.UPDATED)
+            )
         last_post = incident.last_notified_at or incident.opened_at
         if finding.status in _REMIND and last_post + self.renotify <= self.now:
             effects.append(
-                self.effect(EffectKind.NOTE, certificate, severity, "reminder", broadcast=True)
+                self.effect(
+                    EffectKind.NOTE, certificate, severity, IncidentReason.REMINDER, broadcast=True
+                )
             )
         return effects
 

@@ -43,6 +43,11 @@ Modules:
 - :mod:`bot.lab.login_shell` and :mod:`bot.lab.sshd_shell`: the same session as the
   login shell of a user under OpenSSH's own sshd, to prove the client against a server
   this project did not write (used by the test suite's sshd fixture).
+- :mod:`bot.lab.slack`: the same idea for the other side of the bot, a stand-in for
+  Slack's servers on loopback (Web API, response URLs, Socket Mode) with a workspace
+  model, and a web console that shows it as Slack would.
+- :mod:`bot.lab.demo`: ``fmccert demo``, the lab, the Slack stand-in with its console and
+  the real bot wired together.
 
 Use it from code::
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from bot.core.advisory import FIXED_VDB_BUILD, Action, advisory_for
 from bot.core.devices import DeviceKind
+from bot.core.error_kinds import ErrorKind
 from bot.core.findings import Finding
 from bot.errors import RemediationError
 from bot.fmc.target import DEFAULT_CERT_PATH
@@ -36,7 +37,7 @@ from bot.remediation.settings import RemediationSettings, StepOverride
 
 VDB_CONF = "/etc/sf/.versiondb/vdb.conf"
 # Probe errors that still leave a fix worth running: the certificate is what is broken.
-FIXABLE_ERROR_KINDS = frozenset({"cert_missing", "cert_invalid"})
+FIXABLE_ERROR_KINDS = frozenset({ErrorKind.CERT_MISSING, ErrorKind.CERT_INVALID})
 # Seconds one probe (precheck, verify) may take; it also has its own host timeout.
 PROBE_TIMEOUT = 180.0
 COMMAND_TIMEOUT = 60.0
@@ -55,7 +56,6 @@ TAC = "contact Cisco TAC (cite CSCwo63951 / FN74272)"
 _DF_AVAILABLE = r"^\S+\s+\d+\s+\d+\s+(?P<value>\d+)\s+\d+%"
 _VDB_BUILD = r"^\s*CURRENT_BUILD\s*=\s*[\"']?(?P<value>\d+)"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-PLACEHOLDERS = ("updates_dir", "package_path", "package_name", "package_build", "cert_path")
 
 OFFERED_ACTIONS = (Action.VDB_UPDATE, Action.RESTART)
 VDB_UPDATE_STEPS = (

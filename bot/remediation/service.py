@@ -30,10 +30,11 @@ import socket
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.advisory import Action
 from bot.core.approval import nothing_to_do_reason
+from bot.core.audit import AuditAction
 from bot.core.devices import DeviceKind
 from bot.core.expiry import Thresholds
 from bot.core.findings import Finding, assess_outcome
@@ -63,7 +64,11 @@ from bot.remediation.runner import PlanRunner, StepFailed, StepReport
 from bot.remediation.settings import RemediationSettings
 from bot.scanning import Prober
 from bot.secrets import redact
-from bot.storage.records import RemediationRun, RunStatus, StepStatus, Store
+from bot.storage.records import RemediationRun, RunStatus, StepStatus
+
+if TYPE_CHECKING:  # the application layer passes these in (it imports this module)
+    from bot.operations.audit import AuditTrail
+    from bot.operations.ports import Store
 
 log = logging.getLogger("bot.remediation")
 
@@ -383,6 +388,7 @@ class _Execution:
         run: RemediationRun,
         *,
         store: Store,
+        audit: AuditTrail,
         clock: Clock,
         on_progress: ProgressListener | None,
         runner: PlanRunner,
@@ -392,6 +398,7 @@ class _Execution:
         self.target = target
         self.run = run
         self.store = store
+        self.trail = audit
         self.clock = clock
         self.on_progress = on_progress
         self.runner = runner
@@ -432,12 +439,14 @@ class _Execution:
 
         await self.journal.write(f"step {step.name}", write)
 
-    async def audit(self, actor: str, action: str, detail: Mapping[str, Any]) -> None:
+    async def journal_audit(
+        self, actor: str, action: AuditAction, detail: Mapping[str, Any]
+    ) -> None:
         """Append an audit entry through the journal (kept to retry in an outage)."""
-        store, fmc, at = self.store, self.plan.fmc, self.clock()
+        trail, fmc, at = self.trail, self.plan.fmc, self.clock()
 
         async def write() -> None:
-            await store.audit(actor=actor, action=action, fmc=fmc, detail=detail, now=at)
+            await trail.record(action, actor=actor, fmc=fmc, detail=detail, now=at)
 
         await self.journal.write(action, write)
 
@@ -518,9 +527,9 @@ class _Execution:
             )  # fmt: skip
 
         await self.journal.write("the interruption", finish)
-        await self.audit(
+        await self.journal_audit(
             requested_by,
-            "remediation.interrupted",
+            AuditAction.REMEDIATION_INTERRUPTED,
             {"run_id": self.run.id, "step": step_name, "reason": "cancelled"},
         )
         if not await self.journal.try_once():
@@ -533,6 +542,7 @@ async def execute_remediation(
     target: ProbeTarget,
     *,
     store: Store,
+    audit: AuditTrail,
     requested_by: str,
     approved_by: str | None,
     settings: RemediationSettings | None = None,
@@ -546,6 +556,7 @@ async def execute_remediation(
 ) -> RemediationResult:
     """Run a prepared plan under the FMC's lock; RemediationBusyError if another run holds it.
 
+    ``audit`` writes the run's audit entries (started, finished or interrupted).
     ``settings`` is accepted for symmetry with :func:`prepare_remediation`: the plan
     already carries every setting it needs. A database outage after the lock is taken
     does not stop the run: the result then has ``recorded=False`` and the outcome is
@@ -576,7 +587,7 @@ async def execute_remediation(
     settled = False
     try:
         result, journal = await _execute(
-            prepared, target, run, store=store, requested_by=requested_by,
+            prepared, target, run, store=store, audit=audit, requested_by=requested_by,
             approved_by=approved_by, timeouts=timeouts, thresholds=thresholds, clock=clock,
             on_progress=on_progress, probe=probe,
         )  # fmt: skip
@@ -625,6 +636,7 @@ async def _execute(
     run: RemediationRun,
     *,
     store: Store,
+    audit: AuditTrail,
     requested_by: str,
     approved_by: str | None,
     timeouts: ProbeTimeouts,
@@ -647,12 +659,13 @@ async def _execute(
         plan, target, timeouts=timeouts, thresholds=thresholds, clock=clock, probe=probe
     )
     execution = _Execution(
-        prepared, target, run, store=store, clock=clock, on_progress=on_progress, runner=runner
-    )
+        prepared, target, run, store=store, audit=audit, clock=clock, on_progress=on_progress,
+        runner=runner,
+    )  # fmt: skip
     # Opening the shell (connect, login, expert) happens inside the first step that needs it.
     grace = timeouts.connect + 2 * timeouts.command
     try:
-        await execution.audit(requested_by, "remediation.started", started_detail)
+        await execution.journal_audit(requested_by, AuditAction.REMEDIATION_STARTED, started_detail)
         try:
             outcome = await execution.execute(grace)
         finally:
@@ -704,7 +717,7 @@ async def _finish(execution: _Execution, outcome: Outcome, requested_by: str) ->
             late=journal.had_outage,
         )
 
-    async def audit() -> None:
+    async def write_audit() -> None:
         detail: Mapping[str, Any] = {
             "run_id": run.id,
             "action": plan.action.value,
@@ -715,13 +728,13 @@ async def _finish(execution: _Execution, outcome: Outcome, requested_by: str) ->
             "new_not_after": _iso(outcome.new_not_after),
             **late(),
         }
-        await store.audit(
-            actor=requested_by, action="remediation.finished", fmc=plan.fmc, detail=detail,
+        await execution.trail.record(
+            AuditAction.REMEDIATION_FINISHED, actor=requested_by, fmc=plan.fmc, detail=detail,
             now=finished_at,
         )  # fmt: skip
 
     await journal.write("the outcome", finish)
-    recorded = await journal.write("remediation.finished", audit, retry_now=True)
+    recorded = await journal.write(AuditAction.REMEDIATION_FINISHED, write_audit, retry_now=True)
     if recorded:
         log.info("fmc %s: remediation run %d %s", plan.fmc, run.id, outcome.status.value)
     else:
@@ -751,6 +764,7 @@ async def _finish(execution: _Execution, outcome: Outcome, requested_by: str) ->
 async def sweep_interrupted(
     store: Store,
     *,
+    audit: AuditTrail,
     process: ProcessRuns = THIS_PROCESS,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> list[RemediationRun]:
@@ -787,9 +801,9 @@ async def sweep_interrupted(
         )
         if finished is None:
             continue  # it finished, or beat, meanwhile: not abandoned after all
-        await store.audit(
+        await audit.record(
+            AuditAction.REMEDIATION_INTERRUPTED,
             actor=SYSTEM_ACTOR,
-            action="remediation.interrupted",
             fmc=run.fmc,
             detail={"run_id": run.id, "owner": run.owner, "reason": "abandoned"},
             now=now,

@@ -79,18 +79,8 @@ async def _refuse(
     ``own_words``: the reason is all fmccert's wording (mentions kept); False when it
     carries text from the FMC (an error message), which then mentions nobody.
     """
-    if ctx.operations.metrics is not None:
-        ctx.operations.metrics.observe_approval("refused")
-    await ctx.operations.store.audit(
-        actor=f"slack:{user}",
-        action="approval.refused",
-        fmc=request.fmc if request else None,
-        detail={
-            "approval_id": request.id if request else None,
-            "decision": decision.value,
-            "reason": reason,
-        },
-        now=ctx.clock(),
+    await ctx.operations.refuse_decision(
+        actor=f"slack:{user}", decision=decision, reason=reason, request=request
     )
     if channel:
         thread = request.thread_ts if request else None
@@ -108,7 +98,6 @@ async def handle_click(ctx: BotContext, body: dict[str, Any], decision: Decision
 
 async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decision) -> None:
     user, channel, value, original = _click_facts(body)
-    store = ctx.operations.store
     try:
         approval_id = parse_approval_value(value)
     except ValueError:
@@ -117,7 +106,7 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
             ctx, user=user, channel=channel, reason=reason, decision=decision, request=None
         )
         return
-    request = await store.approval(approval_id)
+    request = await ctx.operations.find_request(approval_id)
     if request is None:
         reason = "fmccert has no such request (it may belong to another installation)."
         await _refuse(
@@ -149,9 +138,11 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
     if not allowed:
         return
     status = ApprovalStatus.APPROVED if decision is Decision.APPROVE else ApprovalStatus.DENIED
-    decided = await store.decide_approval(approval_id, status=status, by=user, now=ctx.clock())
+    decided = await ctx.operations.decide_request(
+        approval_id, status=status, by=user, actor=f"slack:{user}"
+    )
     if decided is None:  # someone decided it between our read and our write
-        latest = await store.approval(approval_id) or request
+        latest = await ctx.operations.find_request(approval_id) or request
         reason = judge_click(
             latest, user=user, user_groups=frozenset(), channel=channel, decision=decision,
             rules=ctx.rules, now=ctx.clock(),
@@ -159,19 +150,6 @@ async def _handle_click(ctx: BotContext, body: dict[str, Any], decision: Decisio
         await _refuse(ctx, user=user, channel=channel, reason=reason, decision=decision,
                       request=latest)  # fmt: skip
         return
-    if ctx.operations.metrics is not None:
-        ctx.operations.metrics.observe_approval(status.value)
-    await store.audit(
-        actor=f"slack:{user}",
-        action=f"approval.{status.value}",
-        fmc=decided.fmc,
-        detail={
-            "approval_id": decided.id,
-            "action": decided.action,
-            "requested_by": decided.requested_by,
-        },
-        now=ctx.clock(),
-    )
     await _show_decision(ctx, decided, original)
     if decided.status is ApprovalStatus.DENIED:
         # A Deny stops the fix: no other open request of this FMC can be approved now.
@@ -268,7 +246,7 @@ class _ProgressMessage:
         if self.attached or not run_id:
             return
         try:
-            await self.ctx.operations.store.attach_run(self.request.id, run_id)
+            await self.ctx.operations.link_run(self.request.id, run_id)
             self.attached = True
         except FmccertError as exc:
             log.warning("could not link run %s to request #%s: %s", run_id, self.request.id, exc)
@@ -365,7 +343,7 @@ async def deliver(
 async def report_interrupted(ctx: BotContext, runs: Sequence[RemediationRun]) -> None:
     """The sweep's verdict in each interrupted run's thread (the thread said "waiting")."""
     for run in runs:
-        request = await ctx.operations.store.approval_for_run(run.id)
+        request = await ctx.operations.request_for_run(run.id)
         if request is None or not request.channel:
             continue  # a run from the CLI: nobody waits in Slack
         thread = request.thread_ts or request.message_ts

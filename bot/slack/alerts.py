@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from bot.config import ScheduleModel
+from bot.config import ScheduleSettings
 from bot.core.approval import ApprovalStatus
-from bot.core.findings import Finding, finding_from_record
+from bot.core.cron import shortest_period
+from bot.core.findings import Finding
 from bot.core.incidents import (
     Effect,
     EffectKind,
     Incident,
     IncidentKind,
+    IncidentReason,
     is_unchecked,
     last_known_finding,
     plan_incident_effects,
@@ -62,44 +64,22 @@ def is_gone(exc: FmccertError) -> bool:
 DEFAULT_STALE_AFTER: Final = timedelta(hours=48)
 
 
-def stale_after(schedule: ScheduleModel, *, now: datetime) -> timedelta:
-    """``schedule.stale_after_hours``, else 2 x the shortest scan period, else 48 h."""
-    from bot.scheduling import crontab_trigger  # late: scheduling reads AppConfig
-
-    if schedule.stale_after_hours is not None:
-        return timedelta(hours=schedule.stale_after_hours)
-    periods: list[timedelta] = []
-    for scan in schedule.scans:
-        trigger = crontab_trigger(scan.cron, scan.timezone)
-        fire = trigger.get_next_fire_time(None, now)
-        for _ in range(8):  # a few fires: "0 6 * * 1-5" has a longer gap at weekends
-            following = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-            if fire is None or following is None:
-                break
-            periods.append(following - fire)
-            fire = following
+def stale_after(schedule: ScheduleSettings, *, now: datetime) -> timedelta:
+    """``schedule.stale_after``, else 2 x the shortest scan period, else 48 h."""
+    if schedule.stale_after is not None:
+        return schedule.stale_after
+    periods = [
+        period
+        for scan in schedule.scans
+        if (period := shortest_period(scan.cron, scan.timezone, now=now)) is not None
+    ]
     return 2 * min(periods) if periods else DEFAULT_STALE_AFTER
 
 
-async def _last_known(ctx: BotContext, fmc: str) -> Finding | None:
-    """The FMC's newest stored finding of a successful check, None when there is none."""
-    for stored in await ctx.operations.store.findings(fmc, limit=50):
-        data = dict(stored.data)
-        # The stored JSON has no not_before; the expiry is what the message shows.
-        data.setdefault("not_before", data.get("not_after"))
-        try:
-            finding = finding_from_record(data)
-        except (KeyError, TypeError, ValueError):
-            continue
-        if not is_unchecked(finding):
-            return finding
-    return None
-
-
 def _resolved_line(effect: Effect) -> str:
-    if effect.reason == "recovered":
+    if effect.reason is IncidentReason.RECOVERED:
         return "Resolved: the FMC answers again."
-    if effect.reason == "renewed":
+    if effect.reason is IncidentReason.RENEWED:
         return "Resolved: the certificate was renewed."
     return "Resolved: no longer needs attention."
 
@@ -123,30 +103,13 @@ class _Delivery:
 
 async def _open(ctx: BotContext, effect: Effect, *, channel: str, thread_ts: str | None) -> None:
     """Store the incident, then post it (when there is a thread to post in)."""
-    store = ctx.operations.store
     now = ctx.clock()
     approval_id = None
     if effect.incident_kind is IncidentKind.CERTIFICATE:
         approval_id = await open_fix_request(
             ctx, effect.finding, channel=channel, requested_by=SCAN_REQUESTER
         )
-    incident = await store.create_incident(
-        fmc=effect.fmc,
-        kind=effect.incident_kind,
-        severity=effect.severity,
-        detail=effect.detail,
-        now=now,
-        approval_id=approval_id,
-        last_checked_at=effect.last_checked_at,
-    )
-    await store.audit(
-        actor="system:schedule",
-        action="incident.opened",
-        fmc=effect.fmc,
-        detail={"incident_id": incident.id, "kind": effect.incident_kind.value,
-                "severity": effect.severity},
-        now=now,
-    )  # fmt: skip
+    incident = await ctx.operations.open_incident(effect, approval_id=approval_id)
     if thread_ts is None:
         return  # the alert could not be posted: the next scan posts it (its ids are missing)
     message = blocks.build_incident(
@@ -167,13 +130,8 @@ async def _post_incident(
 ) -> Incident:
     """Post an incident's message; only then are its Slack ids stored."""
     ts = await ctx.poster.post(channel, message, thread_ts=thread_ts)
-    updated = await ctx.operations.store.update_incident(
-        incident.id,
-        now=ctx.clock(),
-        channel=channel,
-        thread_ts=thread_ts,
-        message_ts=ts,
-        notified=True,
+    updated = await ctx.operations.record_incident_message(
+        incident.id, channel=channel, thread_ts=thread_ts, message_ts=ts
     )
     if approval_id is not None:
         await remember_message(
@@ -189,7 +147,7 @@ async def _incident_message(
     """The incident's message now: buttons while its request is pending, else how it ended."""
     request = None
     if incident.approval_id is not None:
-        request = await ctx.operations.store.approval(incident.approval_id)
+        request = await ctx.operations.find_request(incident.approval_id)
     approval_id = request.id if request and request.status is ApprovalStatus.PENDING else None
     lines = [state_line] if state_line else []
     if request is not None and approval_id is None:
@@ -233,15 +191,10 @@ async def _note(ctx: BotContext, incident: Incident, effect: Effect) -> None:
 async def _apply(delivery: _Delivery, effect: Effect) -> None:
     """Carry out one EDIT/NOTE/RESOLVE: the store first, then Slack, failures contained."""
     ctx = delivery.ctx
-    store = ctx.operations.store
     incident = effect.incident
     assert incident is not None  # only OPEN effects come without one
-    now = ctx.clock()
     if effect.kind is EffectKind.EDIT:
-        await store.update_incident(
-            incident.id, now=now, severity=effect.severity, detail=effect.detail,
-            kind=effect.incident_kind, last_checked_at=effect.last_checked_at,
-        )  # fmt: skip
+        await ctx.operations.apply_incident_edit(effect)
         if incident.id in delivery.gone:
             delivery.gone[incident.id] = (incident, effect.finding, delivery.gone[incident.id][2])
             return
@@ -263,16 +216,9 @@ async def _apply(delivery: _Delivery, effect: Effect) -> None:
             delivery.lost(incident, effect.finding, str(exc))
             delivery.owed_notes.setdefault(incident.id, []).append(effect)
             return
-        await store.update_incident(incident.id, now=now, notified=True)
+        await ctx.operations.mark_incident_notified(incident.id)
     elif effect.kind is EffectKind.RESOLVE:
-        await store.resolve_incident(incident.id, now=now, detail=effect.detail)
-        await store.audit(
-            actor="system:schedule",
-            action="incident.resolved",
-            fmc=effect.fmc,
-            detail={"incident_id": incident.id, "reason": effect.reason},
-            now=now,
-        )
+        await ctx.operations.resolve_incident(effect)
         # Resolved: even if its message is gone, it needs no new thread.
         delivery.gone.pop(incident.id, None)
         try:
@@ -294,14 +240,7 @@ async def _repost(
     moved = await _post_incident(
         ctx, incident, message, approval_id, channel=delivery.channel, thread_ts=thread_ts
     )
-    await ctx.operations.store.audit(
-        actor="system:schedule",
-        action="incident.reposted",
-        fmc=incident.fmc,
-        detail={"incident_id": incident.id, "reason": why, "old_message_ts": incident.message_ts,
-                "message_ts": moved.message_ts},
-        now=ctx.clock(),
-    )  # fmt: skip
+    await ctx.operations.record_incident_moved(incident, moved, reason=why)
     for note in delivery.owed_notes.pop(incident.id, []):
         await _note(ctx, moved, note)
 
@@ -320,23 +259,22 @@ async def publish_scheduled_scan(
     Staleness is judged here, at each scheduled scan, for the FMCs it could not check:
     ``stale`` (default :func:`stale_after` of the config) after the last successful check.
     """
-    store = ctx.operations.store
     now = ctx.clock()
-    open_before = await store.open_incidents()
+    open_before = await ctx.operations.open_incidents()
     with_incident = {incident.fmc for incident in open_before}
     last_known = {
         finding.name: known
         for finding in report.findings
         if is_unchecked(finding) and finding.name not in with_incident
-        if (known := await _last_known(ctx, finding.name)) is not None
+        if (known := await ctx.operations.last_checked_finding(finding.name)) is not None
     }
     effects = plan_incident_effects(
         report.findings,
         open_before,
         now=now,
         renotify=renotify,
-        snoozed=await store.active_snoozes(now),
-        stale_after=stale if stale is not None else stale_after(ctx.config.raw.schedule, now=now),
+        snoozed=await ctx.operations.active_snoozes(),
+        stale_after=stale if stale is not None else stale_after(ctx.config.schedule, now=now),
         last_known=last_known,
     )
     delivery = _Delivery(ctx, channel)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.approval import channel_allowed, may_start_scan, scan_wait
+from bot.core.approval import channel_allowed, may_start_scan
+from bot.core.audit import AuditAction
 from bot.core.findings import Finding
 from bot.core.incidents import needs_attention
-from bot.errors import FmccertError, RemediationError, StorageError
+from bot.errors import FmccertError, StorageError
 from bot.scanning import ScanReport
 from bot.slack import blocks
 from bot.slack.context import BotContext, user_groups
@@ -93,28 +93,26 @@ async def run_command(ctx: BotContext, request: CommandRequest, *, channel: str,
 async def _may_scan(ctx: BotContext, *, channel: str, user: str) -> bool:
     """A fleet scan touches every FMC: only scan requesters, and a few an hour each.
 
-    A refusal is told privately and audited; an allowed scan is counted for the limit.
+    A refusal is told privately and audited; an allowed scan is audited too, and the
+    limit counts those records, so it holds across restarts and replicas.
     """
-    now = ctx.clock()
+    actor = f"slack:{user}"
     rules = ctx.rules
     reason = None
     if not may_start_scan(user, await user_groups(ctx, user), rules):
         reason = "Only fmccert's scan requesters (slack.scan_requesters) may start a fleet scan."
     else:
-        starts = ctx.scan_starts.setdefault(user, [])
-        starts[:] = [moment for moment in starts if now - moment < timedelta(hours=1)]
-        wait = scan_wait(starts, now=now, per_hour=rules.scans_per_user_per_hour)
-        if wait is None:
-            starts.append(now)
+        start = await ctx.operations.start_fleet_scan(
+            actor=actor, channel=channel, per_hour=rules.scans_per_user_per_hour
+        )
+        if start.wait is None:
             return True
-        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        minutes = max(1, -(-int(start.wait.total_seconds()) // 60))
         reason = (
-            f"You started {len(starts)} fleet scans in the last hour (the limit is "
+            f"You started {start.recent} fleet scans in the last hour (the limit is "
             f"{rules.scans_per_user_per_hour}); try again in {minutes} min, or check one FMC."
         )
-    await ctx.operations.store.audit(
-        actor=f"slack:{user}", action="scan.refused", fmc=None, detail={"reason": reason}, now=now
-    )
+    await ctx.operations.refuse_fleet_scan(actor=actor, reason=reason)
     await ctx.poster.ephemeral(channel, user, blocks.build_error(reason))
     return False
 
@@ -222,7 +220,9 @@ class _ProgressEditor:
 async def _check(
     ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
 ) -> None:
-    report = await ctx.operations.scan(actor=f"slack:{user}", names=request.names, kind="check")
+    report = await ctx.operations.scan(
+        actor=f"slack:{user}", names=request.names, kind=AuditAction.CHECK
+    )
     await ctx.poster.update(
         channel, parent, blocks.build_check_results(report.findings, now=ctx.clock())
     )
@@ -244,13 +244,11 @@ async def _scan(
 async def _status(
     ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
 ) -> None:
-    store = ctx.operations.store
-    latest = await ctx.operations.latest()
-    pending = await store.pending_approvals()
-    incidents = [(incident.fmc, incident.severity) for incident in await store.open_incidents()]
+    fleet = await ctx.operations.overview()
     message = blocks.build_status(
-        latest, now=ctx.clock(), pending_approvals=len(pending), open_incidents=incidents
-    )
+        fleet.latest, now=ctx.clock(), pending_approvals=len(fleet.pending_requests),
+        open_incidents=fleet.incident_severities,
+    )  # fmt: skip
     await ctx.poster.update(channel, parent, message)
 
 
@@ -258,28 +256,15 @@ async def _history(
     ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
 ) -> None:
     fmc = request.names[0]
-    store = ctx.operations.store
-    runs = await store.runs(fmc, limit=10)
-    audit = await store.audit_log(fmc, limit=20)
-    await ctx.poster.update(channel, parent, blocks.build_history(fmc, runs, audit))
+    history = await ctx.operations.history(fmc, runs=10, entries=20)
+    await ctx.poster.update(channel, parent, blocks.build_history(fmc, history.runs, history.audit))
 
 
 async def _remediate(
     ctx: BotContext, request: CommandRequest, *, channel: str, user: str, parent: str
 ) -> None:
     fmc, action = request.names[0], request.action or "vdb-update"
-    store = ctx.operations.store
-    try:
-        prepared = await ctx.operations.prepare(fmc, action)
-    except RemediationError as exc:
-        await store.audit(
-            actor=f"slack:{user}",
-            action="remediation.refused",
-            fmc=fmc,
-            detail={"action": action, "reason": str(exc)},
-            now=ctx.clock(),
-        )
-        raise
+    prepared = await ctx.operations.plan_fix(fmc, action, actor=f"slack:{user}")
     package = prepared.plan.package
     request_record = await ctx.operations.request_fix(
         fmc, action, requested_by=user, channel=channel, ttl=ctx.rules.ttl,
@@ -298,10 +283,4 @@ async def _remediate(
     await remember_message(
         ctx, request_record.id, channel=channel, ts=parent, thread_ts=parent, message=message
     )
-    await store.audit(
-        actor=f"slack:{user}",
-        action="approval.requested",
-        fmc=fmc,
-        detail={"approval_id": request_record.id, "action": action, "channel": channel},
-        now=ctx.clock(),
-    )
+    await ctx.operations.record_fix_request(request_record, actor=f"slack:{user}")

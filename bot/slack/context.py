@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 from bot.config import AppConfig
 from bot.core.approval import ApprovalRules
@@ -29,21 +28,17 @@ class BotContext:
     clock: Clock
     team_id: str | None = None  # from auth.test: requests from other workspaces are ignored
     progress_interval: float = 1.0  # minimum seconds between edits of a progress message
-    # user -> when their recent fleet scans started (per process; for the hourly limit)
-    scan_starts: dict[str, list[datetime]] = field(default_factory=dict)
 
 
 def rules_from_config(config: AppConfig) -> ApprovalRules:
     """The approval rules of the config's ``slack:`` section."""
-    from datetime import timedelta
-
-    slack = config.raw.slack
+    slack = config.slack
     return ApprovalRules(
         approvers=frozenset(slack.approvers),
         approver_groups=frozenset(slack.approver_groups),
         command_channels=frozenset(slack.command_channels),
         two_person_rule=slack.two_person_rule,
-        ttl=timedelta(hours=slack.approval_ttl_hours),
+        ttl=slack.approval_ttl,
         scan_requesters=None if slack.scan_requesters is None else frozenset(slack.scan_requesters),
         scan_requester_groups=(
             None if slack.scan_requester_groups is None else frozenset(slack.scan_requester_groups)

@@ -3,7 +3,8 @@
 Everything comes from the store (no SSH): the newest finding of each FMC, open incidents
 and pending approvals. Publishing runs in a tracked task so the event is acknowledged at
 once; a failure is logged (the user just sees the previous view). After each scheduled
-scan the bot republishes the tab of everyone who opened it since start.
+scan the bot republishes the tab of everyone who ever opened it (kept in the database, so
+the replica that scans knows the users another replica saw).
 """
 
 from __future__ import annotations
@@ -22,16 +23,15 @@ log = logging.getLogger("bot.slack.home")
 
 async def home_view(ctx: BotContext) -> dict[str, Any]:
     """The Home tab view built from the stored results."""
-    store = ctx.operations.store
-    latest = await ctx.operations.latest()
+    fleet = await ctx.operations.overview()
     return {
         "type": "home",
         "blocks": blocks.build_home(
-            latest,
+            fleet.latest,
             now=ctx.clock(),
-            open_incidents=await store.open_incidents(),
-            pending_approvals=await store.pending_approvals(),
-            last_scan=max((stored.checked_at for stored in latest), default=None),
+            open_incidents=fleet.open_incidents,
+            pending_approvals=fleet.pending_requests,
+            last_scan=fleet.last_scan,
         ),
     }
 
@@ -45,11 +45,16 @@ async def publish_home(ctx: BotContext, user: str) -> None:
 
 
 async def refresh_homes(ctx: BotContext) -> None:
-    """Republish the Home tab of every user who opened it since start (after a scan)."""
-    if not ctx.poster.home_users:
+    """Republish the Home tab of every user who has opened it (after a scan)."""
+    try:
+        users = await ctx.operations.home_viewers()
+    except FmccertError as exc:
+        log.warning("could not read whose App Home to refresh: %s", exc)
+        return
+    if not users:
         return
     view = await home_view(ctx)
-    for user in sorted(ctx.poster.home_users):
+    for user in users:
         try:
             await ctx.poster.publish_home(user, view)
         except FmccertError as exc:
@@ -64,4 +69,13 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         user = str(event.get("user") or "")
         if not user or event.get("tab", "home") != "home":  # the Messages tab: nothing to do
             return
-        ctx.tasks.spawn(publish_home(ctx, user), name="home")
+        ctx.tasks.spawn(_opened(ctx, user), name="home")
+
+
+async def _opened(ctx: BotContext, user: str) -> None:
+    """``user`` opened the tab: remember them for later refreshes, then publish it."""
+    try:
+        await ctx.operations.remember_home_viewer(user)
+    except FmccertError as exc:
+        log.warning("could not remember the App Home viewer %s: %s", user, exc)
+    await publish_home(ctx, user)

@@ -67,7 +67,6 @@ class Poster:
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
         self._group_cache: dict[str, tuple[float, frozenset[str]]] = {}
-        self.home_users: set[str] = set()  # whose App Home was published: refreshed after scans
 
     def _count_error(self, method: str, error: str) -> None:
         if self.metrics is not None:
@@ -149,7 +148,6 @@ class Poster:
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         """Publish ``user``'s App Home tab."""
         await self._call("views.publish", user_id=user, view=view)
-        self.home_users.add(user)
 
     async def group_members(self, group: str, *, ttl: float = 300.0) -> frozenset[str]:
         """Members of a user group, cached for ``ttl`` seconds."""

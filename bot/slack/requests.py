@@ -60,7 +60,7 @@ async def pending_approval_id(ctx: BotContext, approval_id: int | None) -> int |
     """``approval_id`` while that request still waits for a decision (buttons stay), else None."""
     if approval_id is None:
         return None
-    request = await ctx.operations.store.approval(approval_id)
+    request = await ctx.operations.find_request(approval_id)
     if request is None or request.status is not ApprovalStatus.PENDING:
         return None
     return request.id
@@ -76,7 +76,7 @@ async def remember_message(
     message: blocks.Message,
 ) -> None:
     """Record which message carries a request's buttons, and what it says (for later edits)."""
-    await ctx.operations.store.set_approval_message(
+    await ctx.operations.remember_request_message(
         approval_id,
         channel=channel,
         message_ts=ts,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
@@ -20,10 +20,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import AppConfig
+from bot.core.audit import AuditAction
 from bot.errors import ConfigError, FmccertError, StorageError
 from bot.logs import register_secret
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.operations import Operations
+from bot.operations.ports import Store
 from bot.probe_worker import ProcessProber
 from bot.probing import probe_device
 from bot.scanning import Clock, Prober
@@ -39,7 +41,7 @@ from bot.slack.home import refresh_homes
 from bot.slack.poster import API_TIMEOUT, Poster, build_web_client
 from bot.slack.requests import show_closed
 from bot.slack.tasks import TaskTracker
-from bot.storage.records import Store
+from bot.storage.leadership import Leadership, SoleProcess
 
 log = logging.getLogger("bot.slack")
 
@@ -63,6 +65,7 @@ class SlackBot:
         progress_interval: float = 1.0,
         sweep_interval: float = SWEEP_INTERVAL,
         probe_in_worker: bool = False,
+        leadership: Leadership | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -93,15 +96,24 @@ class SlackBot:
         self._front: CommandFront | None = None
         self._http: aiohttp.ClientSession | None = None
         self.scheduler: ScanScheduler | None = None
+        # Who runs the schedules among replicas; alone (tests, one process) this one does.
+        self.leadership: Leadership = leadership if leadership is not None else SoleProcess()
+        self._leading = False
+        self._can_schedule = False  # set once start-up has what scheduled runs need
         self.app: AsyncApp | None = None
         self.ctx: BotContext | None = None
 
     async def start(self) -> None:
-        """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode."""
+        """Check the token with Slack, sweep stale runs, serve HTTP, connect Socket Mode.
+
+        First of all the schedules are checked and the election joined: a second process on
+        one SQLite file is refused before it does anything.
+        """
+        self._check_schedules()
+        await self.leadership.start(self._on_leadership)
         interrupted = await self.operations.sweep()  # before Slack: told below
         # /metrics is right after a restart, and lists FMCs no check has read yet.
-        kinds = {entry.name: entry.target.kind.value for entry in self.config.fmcs}
-        await self.metrics.seed_from_store(self.store, self.config.names(), kinds=kinds)
+        await self._seed_metrics()
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=API_TIMEOUT),
             connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),
@@ -147,7 +159,9 @@ class SlackBot:
             log.warning("could not close the requests of removed FMCs: %s", exc)
         await self._serve_http()
         self._sweeper = asyncio.create_task(self._sweep_periodically(), name="sweep")
-        await self._start_schedule()
+        self._can_schedule = True
+        if self._leading:
+            self._start_schedule()
         if self.env.app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, self.env.app_token.reveal())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
@@ -155,27 +169,51 @@ class SlackBot:
         mode = "Socket Mode" if self._socket else f"HTTP on {self.host}:{self.port}/slack/events"
         log.info("fmccert bot ready (%s, team %s)", mode, self.ctx.team_id)
 
-    async def _start_schedule(self) -> None:
+    def _check_schedules(self) -> tuple[list[ScanSchedule], DigestSchedule | None]:
         scans, digest = schedules_from_config(self.config)
-        if not scans and digest is None:
-            return
-        if not self.config.raw.slack.alert_channel:
+        if (scans or digest is not None) and not self.config.slack.alert_channel:
             raise ConfigError("schedule: scheduled scans need slack.alert_channel to post in")
-        store = self.store
+        return scans, digest
+
+    async def _on_leadership(self, leading: bool) -> None:
+        self._leading = leading
+        if not self._can_schedule:
+            return  # start() starts the schedules once it can
+        if leading:
+            self._start_schedule()
+        else:
+            self._stop_schedule()
+
+    def _start_schedule(self) -> None:
+        scans, digest = self._check_schedules()
+        if self.scheduler is not None or (not scans and digest is None):
+            return
+        operations = self.operations
         self.scheduler = ScanScheduler(
             scans,
             digest,
             run_scan=self.scheduled_scan,
             run_digest=self.digest,
-            last_fire=store.last_fire,
-            record_fire=store.record_fire,
+            last_fire=operations.last_fire,
+            record_fire=operations.record_fire,
+            claim_fire=operations.claim_fire,
             on_skipped=self._skipped,
             clock=self.clock,
-            database_now=store.database_now,
+            database_now=operations.database_now,
         )
         # A missed scan runs now, in the background: start-up (and /healthz) need not wait.
         self.tasks.spawn(self.scheduler.catch_up(), name="catch-up")
         self.scheduler.start()
+
+    def _stop_schedule(self) -> None:
+        # Leadership lost: no fire of ours may follow, and runs in progress stop too.
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+
+    async def _seed_metrics(self) -> None:
+        """The fleet gauges from the stored results (at start; on followers, each sweep)."""
+        await self.operations.seed_metrics()
 
     async def _sweep_periodically(self) -> None:
         # A run this bot lost (a storage error) or a dead process's run frees its FMC
@@ -185,6 +223,8 @@ class SlackBot:
             try:
                 await self.operations.sweep()
                 await self.operations.expire_requests()  # buttons of expired requests go
+                if not self.leadership.leader:  # the leader's scans feed only its gauges
+                    await self._seed_metrics()
             except StorageError as exc:
                 log.warning("sweeping remediation runs failed: %s", exc)
             except Exception:
@@ -193,7 +233,7 @@ class SlackBot:
     @property
     def alert_channel(self) -> str:
         """Where scheduled scans post."""
-        return self.config.raw.slack.alert_channel or ""
+        return self.config.slack.alert_channel or ""
 
     async def scheduled_scan(
         self, schedule: ScanSchedule, fire_time: datetime, missed: bool
@@ -236,26 +276,26 @@ class SlackBot:
                 ),
             )
         report = await self.operations.scan(
-            actor="system:schedule", tag=schedule.tag, kind="scheduled-scan"
+            actor="system:schedule", tag=schedule.tag, kind=AuditAction.SCHEDULED_SCAN
         )
         await publish_scheduled_scan(
             self.ctx,
             report,
             channel=self.alert_channel,
             title=f"Scheduled scan{where}",
-            renotify=timedelta(hours=self.config.raw.schedule.renotify_hours),
+            renotify=self.config.schedule.renotify,
         )
         await refresh_homes(self.ctx)
 
     async def digest(self, schedule: DigestSchedule, fire_time: datetime) -> None:
         """The daily digest: the fleet from the last results, with open incidents."""
         assert self.ctx is not None
-        store = self.store
+        fleet = await self.operations.overview()
         message = blocks.build_status(
-            await self.operations.latest(),
+            fleet.latest,
             now=self.clock(),
-            pending_approvals=len(await store.pending_approvals()),
-            open_incidents=[(i.fmc, i.severity) for i in await store.open_incidents()],
+            pending_approvals=len(fleet.pending_requests),
+            open_incidents=fleet.incident_severities,
         )
         await self.ctx.poster.post(self.alert_channel, message)
 
@@ -303,7 +343,17 @@ class SlackBot:
         if not self.ready:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
         mode = "socket" if self._socket else "http"
-        return web.json_response({"ok": True, "mode": mode, "tasks": self.tasks.running})
+        return web.json_response(
+            {"ok": True, "mode": mode, "tasks": self.tasks.running,
+             "leader": self.leadership.leader, "next_fire": self._next_fire()}
+        )  # fmt: skip
+
+    def _next_fire(self) -> str | None:
+        """When this process next runs a schedule (ISO 8601); None on followers."""
+        if self.scheduler is None:
+            return None
+        fires = [job.next_run_time for job in self.scheduler.jobs() if job.next_run_time]
+        return min(fires).astimezone(UTC).isoformat() if fires else None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         response = web.Response(body=self.metrics.render())
@@ -318,8 +368,8 @@ class SlackBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
+        await self.leadership.close()
+        self._stop_schedule()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         await self.tasks.close(grace=5.0)

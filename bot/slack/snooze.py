@@ -35,13 +35,6 @@ Ack = Callable[..., Awaitable[None]]
 ALLOWED_SECONDS = {seconds for seconds, _ in SNOOZE_CHOICES}
 
 
-async def _incident(ctx: BotContext, incident_id: int) -> Incident | None:
-    for incident in await ctx.operations.store.open_incidents():
-        if incident.id == incident_id:
-            return incident
-    return None
-
-
 def register(app: AsyncApp, ctx: BotContext) -> None:
     """Register the Snooze button and the snooze modal's submission."""
 
@@ -54,7 +47,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             incident_id = parse_incident_value((body.get("actions") or [{}])[0].get("value"))
         except ValueError:
             return
-        incident = await _incident(ctx, incident_id)
+        incident = await ctx.operations.find_open_incident(incident_id)
         refusal = None
         if incident is None:
             refusal = "That incident is already resolved."
@@ -96,13 +89,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
 async def _refuse(
     ctx: BotContext, user: str, channel: str | None, reason: str, incident: Incident | None
 ) -> None:
-    await ctx.operations.store.audit(
-        actor=f"slack:{user}",
-        action="incident.snooze_refused",
-        fmc=incident.fmc if incident else None,
-        detail={"reason": reason},
-        now=ctx.clock(),
-    )
+    await ctx.operations.refuse_snooze(actor=f"slack:{user}", reason=reason, incident=incident)
     if channel:
         thread = incident.thread_ts if incident else None
         await ctx.poster.ephemeral(channel, user, blocks.build_error(reason), thread_ts=thread)
@@ -113,7 +100,7 @@ async def _snooze(ctx: BotContext, metadata: object, user: str, seconds: int, re
         incident_id = parse_incident_value(metadata)
     except ValueError:
         return
-    incident = await _incident(ctx, incident_id)
+    incident = await ctx.operations.find_open_incident(incident_id)
     if incident is None or incident.state is not IncidentState.OPEN:
         return
     if not is_approver(user, await user_groups(ctx, user), ctx.rules):  # re-checked on submit
@@ -121,14 +108,8 @@ async def _snooze(ctx: BotContext, metadata: object, user: str, seconds: int, re
         return
     now = ctx.clock()
     until = now + timedelta(seconds=seconds)
-    store = ctx.operations.store
-    await store.snooze(fmc=incident.fmc, until=until, by=user, reason=reason, now=now)
-    await store.audit(
-        actor=f"slack:{user}",
-        action="incident.snoozed",
-        fmc=incident.fmc,
-        detail={"incident_id": incident.id, "until": until.isoformat(), "reason": reason},
-        now=now,
+    await ctx.operations.snooze_incident(
+        incident, until=until, by=user, actor=f"slack:{user}", reason=reason
     )
     if incident.channel and incident.message_ts:
         finding = shown_finding(incident)

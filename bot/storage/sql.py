@@ -53,6 +53,8 @@ from bot.storage.tables import (
     RUNNING_LOCK_INDEX,
     ApprovalRequestRow,
     AuditRow,
+    Base,
+    HomeViewerRow,
     IncidentRow,
     ProbeResultRow,
     RemediationRunRow,
@@ -324,6 +326,7 @@ def _to_finding(row: ProbeResultRow) -> StoredFinding:
         status=row.status,
         scan_id=row.scan_id,
         data=row.data,
+        not_after=row.not_after,
     )
 
 
@@ -414,7 +417,7 @@ def busy_error(run: RemediationRun) -> RemediationBusyError:
 
 
 class SqlStore:
-    """The Store port on SQLAlchemy; made by :func:`open_store`, closed with :meth:`close`."""
+    """The Store port (``bot.operations.ports``) on SQLAlchemy; made by :func:`open_store`."""
 
     def __init__(self, engine: AsyncEngine, *, masked_url: str, secret: str | None) -> None:
         self._engine = engine
@@ -623,22 +626,13 @@ class SqlStore:
         changing = ("name", "status", "started_at", "finished_at", "output")
         with self._errors(f"recording step {seq} of run {run_id}"):
             async with self._sessions() as session, session.begin():
-                if self._engine.dialect.name == "postgresql":
-                    pg = postgresql_insert(RemediationStepRow).values(values)
-                    await session.execute(
-                        pg.on_conflict_do_update(
-                            index_elements=["run_id", "seq"],
-                            set_={key: pg.excluded[key] for key in changing},
-                        )
+                stmt = self._insert(RemediationStepRow).values(values)
+                await session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "seq"],
+                        set_={key: stmt.excluded[key] for key in changing},
                     )
-                else:
-                    lite = sqlite_insert(RemediationStepRow).values(values)
-                    await session.execute(
-                        lite.on_conflict_do_update(
-                            index_elements=["run_id", "seq"],
-                            set_={key: lite.excluded[key] for key in changing},
-                        )
-                    )
+                )
 
     async def finish_run(
         self,
@@ -1009,6 +1003,17 @@ class SqlStore:
                 await session.refresh(row)
         return _to_audit(row)
 
+    async def audited_since(self, *, actor: str, action: str, since: datetime) -> list[datetime]:
+        """When ``actor`` did ``action`` at or after ``since``, oldest first."""
+        stmt = (
+            select(AuditRow.at)
+            .where(AuditRow.actor == actor, AuditRow.action == action, AuditRow.at >= since)
+            .order_by(AuditRow.at)
+        )
+        with self._errors(f"reading audit records {action}"):
+            async with self._sessions() as session:
+                return list(await session.scalars(stmt))
+
     async def audit_log(self, fmc: str | None = None, limit: int = 200) -> list[AuditEntry]:
         """Audit records newest first, optionally of one FMC."""
         stmt = select(AuditRow)
@@ -1147,7 +1152,7 @@ class SqlStore:
         with self._errors("forgetting the Slack messages of open incidents"):
             async with self._sessions() as session, session.begin():
                 result = await session.execute(stmt)
-        return int(getattr(result, "rowcount", 0) or 0)
+        return _rowcount(result)
 
     async def resolve_incident(
         self, incident_id: int, *, now: datetime, detail: Mapping[str, Any]
@@ -1222,21 +1227,59 @@ class SqlStore:
 
     async def record_fire(self, key: str, at: datetime) -> None:
         """Remember that the scheduled job ``key`` fired at ``at`` (insert or update)."""
-        values = {"key": key, "last_fire_at": at}
+        stmt = self._insert(ScheduleFireRow).values(key=key, last_fire_at=at)
         with self._errors(f"recording a fire of {key}"):
             async with self._sessions() as session, session.begin():
-                if self._engine.dialect.name == "postgresql":
-                    pg = postgresql_insert(ScheduleFireRow).values(values)
-                    await session.execute(
-                        pg.on_conflict_do_update(
-                            index_elements=["key"], set_={"last_fire_at": pg.excluded.last_fire_at}
-                        )
+                await session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["key"], set_={"last_fire_at": stmt.excluded.last_fire_at}
                     )
-                else:
-                    lite = sqlite_insert(ScheduleFireRow).values(values)
-                    await session.execute(
-                        lite.on_conflict_do_update(
-                            index_elements=["key"],
-                            set_={"last_fire_at": lite.excluded.last_fire_at},
-                        )
+                )
+
+    def _insert(self, table: type[Base]) -> Any:
+        """An INSERT with this dialect's ON CONFLICT clauses (PostgreSQL's or SQLite's)."""
+        if self._engine.dialect.name == "postgresql":
+            return postgresql_insert(table)
+        return sqlite_insert(table)
+
+    async def claim_fire(self, key: str, at: datetime) -> bool:
+        """Take the fire of ``key`` at ``at``: True once, for one caller among replicas.
+
+        One statement, so nothing can come between a read and a write: the first fire of
+        a key inserts, a later one moves the stored fire forward, and anything else (the
+        same fire, or an earlier one) changes no row.
+        """
+        stmt = self._insert(ScheduleFireRow).values(key=key, last_fire_at=at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"last_fire_at": stmt.excluded.last_fire_at},
+            where=ScheduleFireRow.last_fire_at < stmt.excluded.last_fire_at,
+        )
+        with self._errors(f"claiming the fire of {key}"):
+            async with self._sessions() as session, session.begin():
+                return bool(_rowcount(await session.execute(stmt)))
+
+    # App Home viewers
+
+    async def add_home_viewer(self, user: str, *, now: datetime) -> None:
+        """Remember that ``user`` opened the App Home (insert or update)."""
+        stmt = self._insert(HomeViewerRow).values(user_id=user, opened_at=now)
+        with self._errors("recording an App Home viewer"):
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["user_id"], set_={"opened_at": stmt.excluded.opened_at}
                     )
+                )
+
+    async def home_viewers(self) -> list[str]:
+        """Every user who opened the App Home, by id."""
+        stmt = select(HomeViewerRow.user_id).order_by(HomeViewerRow.user_id)
+        with self._errors("reading App Home viewers"):
+            async with self._sessions() as session:
+                return list(await session.scalars(stmt))
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE or INSERT touched (the async result exposes it untyped)."""
+    return int(getattr(result, "rowcount", 0) or 0)

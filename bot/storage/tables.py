@@ -263,3 +263,12 @@ class ScheduleFireRow(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_fire_at: Mapped[datetime]
+
+
+class HomeViewerRow(Base):
+    """A user who opened the App Home: republished after scans, by whichever replica scans."""
+
+    __tablename__ = "home_viewers"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opened_at: Mapped[datetime]

@@ -8,6 +8,7 @@ import pytest
 
 from bot.core.advisory import Action
 from bot.core.certificate import CertificateFacts
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status, Thresholds
 from bot.core.findings import (
     ErrorInfo,
@@ -56,7 +57,7 @@ def test_affected_warning_recommends_vdb_update() -> None:
 
 def test_error_without_certificate_is_unknown() -> None:
     """No certificate read means status unknown and days_left null, error kept."""
-    error = ErrorInfo("auth", "login refused", "login")
+    error = ErrorInfo(ErrorKind.AUTH, "login refused", "login")
     finding = assess_outcome("f", "h", _outcome(None, None, None, error), Thresholds(), NOW)
     assert finding.status is Status.UNKNOWN
     assert finding.days_left is None
@@ -80,7 +81,7 @@ def test_json_has_exactly_the_contract_fields() -> None:
 
 def test_json_error_object() -> None:
     """An error becomes {kind, message} and certificate fields are null."""
-    error = ErrorInfo("host_key", "unknown host key", "connect")
+    error = ErrorInfo(ErrorKind.HOST_KEY, "unknown host key", "connect")
     data = finding_to_json(assess_outcome("f", "h", _outcome(None, error=error), Thresholds(), NOW))
     assert data["error"] == {"kind": "host_key", "message": "unknown host key"}
     assert data["not_after"] is None
@@ -113,7 +114,7 @@ def test_record_round_trip_rebuilds_the_finding() -> None:
 
     for outcome in (
         _outcome(12.5),
-        _outcome(None, None, None, ErrorInfo("timeout", "no prompt", "login")),
+        _outcome(None, None, None, ErrorInfo(ErrorKind.TIMEOUT, "no prompt", "login")),
     ):
         finding = assess_outcome("fmc-east", "10.1.2.3", outcome, Thresholds(), NOW)
         assert finding_from_record(finding_to_record(finding)) == finding
@@ -158,7 +159,7 @@ def test_an_ssh_and_a_rest_read_merge_into_one_outcome() -> None:
     assert merged.facts.talos_health == "red"
     assert merged.checked_at == NOW - timedelta(seconds=1)
 
-    failed_ssh = ProbeOutcome(NOW, FmcFacts(), ErrorInfo("auth", "login refused"))
+    failed_ssh = ProbeOutcome(NOW, FmcFacts(), ErrorInfo(ErrorKind.AUTH, "login refused"))
     merged = merge_reads(failed_ssh, rest)
     finding = assess_outcome("fmc-both", "h", merged, Thresholds(), NOW)
     assert (finding.status, finding.facts.version, finding.facts.vdb_build) == (
@@ -168,7 +169,7 @@ def test_an_ssh_and_a_rest_read_merge_into_one_outcome() -> None:
     assert finding.error.kind == "auth"
 
     failed_rest = ProbeOutcome(
-        NOW, FmcFacts(), ErrorInfo("timeout", "no answer"), access=Access.REST
+        NOW, FmcFacts(), ErrorInfo(ErrorKind.TIMEOUT, "no answer"), access=Access.REST
     )
     assert merge_reads(ssh, failed_rest).facts.talos_health == (
         "not read over REST (timeout: no answer)"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.advisory import Action
 from bot.core.certificate import CertificateFacts
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status
 from bot.core.findings import ErrorInfo, Finding, FmcFacts, finding_to_json
 from bot.core.incidents import (
@@ -15,6 +16,7 @@ from bot.core.incidents import (
     EffectKind,
     Incident,
     IncidentKind,
+    IncidentReason,
     IncidentState,
     is_escalation,
     last_known_finding,
@@ -67,7 +69,10 @@ def _finding(
 
 def _unreachable(kind: str = "unreachable") -> Finding:
     return _finding(
-        Status.UNKNOWN, days=None, not_after=None, error=ErrorInfo(kind, "no route", "connect")
+        Status.UNKNOWN,
+        days=None,
+        not_after=None,
+        error=ErrorInfo(ErrorKind(kind), "no route", "connect"),
     )
 
 
@@ -124,8 +129,8 @@ def test_first_warning_opens_a_certificate_incident() -> None:
 
     [effect] = effects
     assert effect == Effect(
-        EffectKind.OPEN, FMC, IncidentKind.CERTIFICATE, None, finding, "warning", "opened",
-        detail=effect.detail, last_known=finding, last_checked_at=NOW,
+        EffectKind.OPEN, FMC, IncidentKind.CERTIFICATE, None, finding, "warning",
+        IncidentReason.OPENED, detail=effect.detail, last_known=finding, last_checked_at=NOW,
     )  # fmt: skip
     assert effect.detail["status"] == "warning"
 
@@ -353,7 +358,7 @@ def test_shown_finding_rebuilds_why_it_is_unchecked() -> None:
     known = last_known_finding(unchecked.detail)
 
     assert shown is not None
-    assert shown.error == ErrorInfo("unreachable", "no route")
+    assert shown.error == ErrorInfo(ErrorKind.UNREACHABLE, "no route")
     assert known is not None
     assert known.status is Status.WARNING
 
@@ -364,7 +369,7 @@ def test_cert_missing_counts_as_checked() -> None:
         Status.UNKNOWN,
         days=None,
         not_after=None,
-        error=ErrorInfo("cert_missing", "no certificate file", "read"),
+        error=ErrorInfo(ErrorKind.CERT_MISSING, "no certificate file", "read"),
     )
     unchecked = _incident(_unreachable(), IncidentKind.UNCHECKED, severity="unreachable")
 

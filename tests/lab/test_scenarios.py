@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.advisory import assess_release, recommend_action
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status, Thresholds, classify_expiry
-from bot.errors import ERROR_KINDS, LabError
+from bot.errors import LabError
 from bot.lab.scenarios import (
     CATALOG,
     KINDS,
@@ -40,7 +41,7 @@ def test_catalog_covers_every_required_behaviour() -> None:
     }
     assert {s.expect_action for s in scenarios} == {"none", "vdb-update", "upgrade", "investigate"}
     kinds = {s.expect_error for s in scenarios} - {None}
-    assert kinds == set(ERROR_KINDS) - {"config"}
+    assert kinds == set(ErrorKind) - {"config"}
     assert any(not s.clish for s in scenarios)
     assert any(s.lecture for s in scenarios)
     assert any(s.ansi and s.hostname != "firepower" and s.cwd != "~" for s in scenarios)

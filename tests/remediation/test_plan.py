@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.advisory import Action
 from bot.core.devices import DeviceKind
+from bot.core.error_kinds import ErrorKind
 from bot.core.findings import ErrorInfo, Finding
 from bot.errors import RemediationError
 from bot.remediation.plan import (
@@ -174,7 +175,9 @@ def test_every_refusal_says_why(action: str, case: str, words: str) -> None:
     elif case == "release-unknown":
         found = finding(version=None)
     elif case == "unreachable":
-        found = finding(version=None, days_left=None, error=ErrorInfo("unreachable", "refused"))
+        found = finding(
+            version=None, days_left=None, error=ErrorInfo(ErrorKind.UNREACHABLE, "refused")
+        )
     with pytest.raises(RemediationError, match=words):
         build_plan(action, found, settings, pkg)
 
@@ -182,7 +185,7 @@ def test_every_refusal_says_why(action: str, case: str, words: str) -> None:
 @pytest.mark.parametrize("kind", ["cert_missing", "cert_invalid"])
 def test_certificate_errors_still_allow_a_fix(kind: str) -> None:
     """A missing or unparseable certificate is what the fix repairs, so the plan is built."""
-    broken = finding(days_left=None, error=ErrorInfo(kind, "no certificate"))
+    broken = finding(days_left=None, error=ErrorInfo(ErrorKind(kind), "no certificate"))
     plan = build_plan(Action.VDB_UPDATE, broken, SETTINGS, package())
     assert plan.steps[0].name == "precheck"
 

@@ -23,6 +23,7 @@ from bot.fmc.target import ProbeTarget, ProbeTimeouts
 from bot.lab.packages import write_vdb_package
 from bot.lab.scenarios import CATALOG, Scenario
 from bot.lab.server import LabHost, RunningLab, start_lab
+from bot.operations import AuditTrail
 from bot.remediation.plan import RESTART_STEPS, VDB_UPDATE_STEPS
 from bot.remediation.service import (
     THIS_PROCESS,
@@ -86,6 +87,7 @@ class Bench:
             prepared,
             self.target,
             store=self.store,
+            audit=AuditTrail(self.store),
             requested_by=requested_by,
             approved_by="cli:bob",
             settings=self.settings,
@@ -398,7 +400,7 @@ async def test_sweep_frees_a_run_this_process_lost(bench: BenchFactory) -> None:
     with pytest.raises(RemediationBusyError):
         await b.execute(prepared)
 
-    swept = await sweep_interrupted(b.store)
+    swept = await sweep_interrupted(b.store, audit=AuditTrail(b.store))
     assert [run.id for run in swept] == [stale.id]
     assert swept[0].status is RunStatus.INTERRUPTED
     assert "interrupted" in (swept[0].summary or "")
@@ -443,6 +445,7 @@ async def test_every_catalog_scenario_ends_as_the_lab_expects(tmp_path: Path) ->
                         prepared,
                         target,
                         store=store,
+                        audit=AuditTrail(store),
                         requested_by="cli:alice",
                         approved_by=None,
                         timeouts=TIMEOUTS,
@@ -566,7 +569,7 @@ async def test_a_run_lost_to_a_storage_error_frees_its_fmc_at_the_next_sweep(
         plan={},
         now=utc_now(),
     )
-    swept = await sweep_interrupted(b.store, process=process)
+    swept = await sweep_interrupted(b.store, audit=AuditTrail(b.store), process=process)
     assert [run.id for run in swept] == [lost.id]
     result = await b.remediate()
     assert result.status is RunStatus.RENEWED, result.summary

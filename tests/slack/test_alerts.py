@@ -12,25 +12,28 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import ScheduledScanModel, ScheduleModel
+from bot.config import ScheduledScanSettings, ScheduleSettings
 from bot.core.advisory import Action
 from bot.core.certificate import CertificateFacts
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status
 from bot.core.findings import ErrorInfo, Finding, FmcFacts
+from bot.core.incidents import IncidentReason
+from bot.lab.slack.workspace import StoredMessage
 from bot.slack.alerts import stale_after
 from bot.slack.blocks import build_incident, build_incident_note
 from bot.slack.runtime import SlackBot
-from bot.slack.standin import StoredMessage
-from tests.slack.conftest import CHANNEL, Site, SiteFactory
 from tests.slack.test_schedule import (
     SCHEDULE,
     Clock,
     _incident_messages,
     _next_fire,
     _replies,
+    _started,
     _tick,
     _top_level,
 )
+from tests.support.slack_fixtures import CHANNEL, Site, SiteFactory
 
 SCENARIOS = ["affected-760-warning", "affected-770-critical"]
 
@@ -40,7 +43,7 @@ async def _first_scan(site_factory: SiteFactory) -> tuple[Site, SlackBot, Clock,
     site = await site_factory(SCENARIOS, schedule=SCHEDULE, approval_ttl_hours=24 * 30)
     warn, crit = (site.names()[s] for s in SCENARIOS)
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
     await _tick(bot, clock, _next_fire(clock.now))
     assert len(_top_level(site)) == 1
     return site, bot, clock, warn, crit
@@ -129,7 +132,7 @@ async def test_an_incident_whose_post_failed_is_posted_by_the_next_scan(
     site = await site_factory(SCENARIOS[:1], schedule=SCHEDULE)
     warn = site.names()[SCENARIOS[0]]
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
     site.standin.fail_next("chat.postMessage", status=200, error="fatal_error", retry_after=None)
 
     await _tick(bot, clock, _next_fire(clock.now))
@@ -166,7 +169,7 @@ def _lab_finding(**changes: object) -> Finding:
 
 def test_renewal_note_says_when_it_is_still_at_risk() -> None:
     """Renewed by other means on an affected release below VDB 406: the note says the risk."""
-    note = build_incident_note("renewed", _lab_finding())
+    note = build_incident_note(IncidentReason.RENEWED, _lab_finding())
 
     assert "the certificate was renewed until 2028-11-02 12:00 UTC" in note.text
     assert "Still at risk: the next renewal will fail again; update the VDB to 406+" in note.text
@@ -177,7 +180,7 @@ def test_could_not_check_message_shows_the_last_known_state_and_no_fix() -> None
     """An unchecked incident reads as unknown: why, the last known state, no recommended fix."""
     known = _lab_finding(status=Status.WARNING)
     down = _lab_finding(
-        status=Status.UNKNOWN, error=ErrorInfo("unreachable", "no route"),
+        status=Status.UNKNOWN, error=ErrorInfo(ErrorKind.UNREACHABLE, "no route"),
         checked_at=known.checked_at + timedelta(hours=3),
     )  # fmt: skip
 
@@ -195,10 +198,10 @@ def test_could_not_check_message_shows_the_last_known_state_and_no_fix() -> None
 def test_stale_after_defaults_to_two_scan_periods() -> None:
     """stale_after_hours unset: twice the shortest scan period; without scans 48 h; or as set."""
     now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-    scans = [ScheduledScanModel(cron="0 */6 * * *"), ScheduledScanModel(cron="0 6 * * *")]
+    scans = (ScheduledScanSettings(cron="0 */6 * * *"), ScheduledScanSettings(cron="0 6 * * *"))
 
-    assert stale_after(ScheduleModel(scans=scans), now=now) == timedelta(hours=12)
-    assert stale_after(ScheduleModel(), now=now) == timedelta(hours=48)
-    assert stale_after(ScheduleModel(scans=scans, stale_after_hours=3), now=now) == timedelta(
-        hours=3
-    )
+    assert stale_after(ScheduleSettings(scans=scans), now=now) == timedelta(hours=12)
+    assert stale_after(ScheduleSettings(), now=now) == timedelta(hours=48)
+    assert stale_after(
+        ScheduleSettings(scans=scans, stale_after=timedelta(hours=3)), now=now
+    ) == timedelta(hours=3)

@@ -1,6 +1,6 @@
 """The Slack bot end to end: signed HTTP and Socket Mode into the real app, the lab behind it.
 
-Slack's servers are the one part replaced, by the local stand-in (bot.slack.standin).
+Slack's servers are the one part replaced, by the local stand-in (bot.lab.slack.server).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import time
 import aiohttp
 import pytest
 
+from bot.lab.slack.payloads import encode_form, find_action
+from bot.lab.slack.payloads import slash_command_form as form
+from bot.lab.slack.server import SlackStandIn
+from bot.lab.slack.workspace import StoredMessage
 from bot.slack.ids import APPROVE_ACTION, DENY_ACTION
-from bot.slack.standin import SlackStandIn, StoredMessage, encode_form, find_action
-from bot.slack.standin import slash_command_form as form
-from tests.slack.conftest import (
+from tests.support.slack_fixtures import (
     APPROVER,
     CHANNEL,
     GROUPIE,
@@ -428,7 +430,7 @@ async def test_a_bot_probing_in_a_worker_answers_a_check_and_stops_the_worker(si
     from bot.slack.env import SlackEnv
     from bot.slack.runtime import SlackBot
     from bot.storage.sql import open_store
-    from tests.slack.conftest import utc_now
+    from tests.support.slack_fixtures import utc_now
 
     config = site.config()
     store = await open_store(config.storage_url, base_dir=config.base_dir)

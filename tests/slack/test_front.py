@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.slack.standin import encode_form
-from bot.slack.standin import slash_command_form as form
-from tests.slack.conftest import CHANNEL, REQUESTER, SECRET, Site, ack_json
+from bot.lab.slack.payloads import encode_form
+from bot.lab.slack.payloads import slash_command_form as form
+from tests.support.slack_fixtures import CHANNEL, REQUESTER, SECRET, Site, ack_json
 
 
 async def test_help_and_mistakes_are_answered_alike_over_http_and_socket_mode(

@@ -8,18 +8,19 @@ from slack_sdk.models.blocks import Block
 
 from bot.core.approval import ApprovalRequest, ApprovalStatus
 from bot.core.incidents import Incident, IncidentKind, IncidentState
+from bot.lab.slack.workspace import StoredMessage
 from bot.slack.blocks import MAX_HOME_BLOCKS, build_home
 from bot.slack.home import refresh_homes
-from bot.slack.standin import StoredMessage
 from bot.storage.records import StoredFinding
-from tests.slack.conftest import APPROVER, CHANNEL, REQUESTER, Site
+from tests.support.slack_fixtures import APPROVER, CHANNEL, REQUESTER, Site
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _stored(index: int, status: str, days: int | None) -> StoredFinding:
-    not_after = (NOW + timedelta(days=days)).isoformat() if days is not None else None
-    return StoredFinding(index, f"fmc-{index:03d}", NOW, status, "s", {"not_after": not_after})
+    not_after = NOW + timedelta(days=days) if days is not None else None
+    data = {"not_after": not_after.isoformat() if not_after else None}
+    return StoredFinding(index, f"fmc-{index:03d}", NOW, status, "s", data, not_after)
 
 
 def _incident(index: int) -> Incident:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.fmc.target import DEFAULT_CERT_PATH
 from bot.lab.certs import make_talos_certificate
 from tests.cli.process import fmccert
-from tests.slack.conftest import CHANNEL, Site, SiteFactory
+from tests.support.slack_fixtures import CHANNEL, Site, SiteFactory
 
 HOSTILE_CN = "<!channel> *x* `y` <@U999> <https://evil.example|z>\x1b[2K"
 HOSTILE_BUILD = "36 <!here> \x1b]0;pwned\x07\x1b[31mok"

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.errors import SlackError
+from bot.lab.slack.server import SlackStandIn
 from bot.slack.blocks import build_working
 from bot.slack.poster import Poster, build_web_client
-from bot.slack.standin import SlackStandIn
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ from typing import Any
 import yaml
 
 from bot.core.approval import ApprovalStatus
+from bot.lab.slack.payloads import find_action
+from bot.lab.slack.workspace import StoredMessage
 from bot.slack.ids import APPROVE_ACTION, DENY_ACTION
 from bot.slack.runtime import SlackBot
-from bot.slack.standin import StoredMessage, find_action
-from tests.slack.conftest import APPROVER, CHANNEL, GROUPIE, Site, SiteFactory
+from tests.support.slack_fixtures import APPROVER, CHANNEL, GROUPIE, Site, SiteFactory
 
 WARN = "affected-760-warning"
 

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.lab.slack.payloads import find_action
+from bot.lab.slack.workspace import StoredMessage
 from bot.scheduling import schedules_from_config
 from bot.slack.ids import APPROVE_ACTION, SNOOZE_ACTION
 from bot.slack.runtime import SlackBot
-from bot.slack.standin import StoredMessage, find_action
-from tests.slack.conftest import APPROVER, CHANNEL, Site, SiteFactory
+from tests.support.slack_fixtures import APPROVER, CHANNEL, Site, SiteFactory
 
 SCHEDULE = {"scans": [{"cron": "0 */6 * * *", "timezone": "UTC"}], "renotify_hours": 24}
 SCENARIOS = ["affected-760-warning", "affected-770-critical", "healthy-742"]
@@ -62,12 +63,14 @@ async def _maybe_restart(site: Site, bot: SlackBot, clock: Clock, restart: bool)
     if not restart:
         return bot
     await site.stop_bot(bot)
-    return await _restarted(site, clock)
+    return await _started(site, clock)
 
 
-async def _restarted(site: Site, clock: Clock) -> SlackBot:
-    """A new bot on the same database, once its start-up catch-up has run (no race with
-    the test's next tick, which would otherwise be reported as an overlapping scan)."""
+async def _started(site: Site, clock: Clock) -> SlackBot:
+    """A bot on the site's database, once its start-up catch-up has run. Without the wait
+    the catch-up could read the clock after the test moved it to the next fire, record that
+    instant as the start, and leave the tick's fire nothing to claim (or race the tick,
+    which would be reported as an overlapping scan)."""
     bot = await site.start_bot(clock=clock)
     await bot.tasks.wait_idle(60)
     return bot
@@ -87,7 +90,7 @@ async def test_three_scans_one_incident_per_fmc(site_factory: SiteFactory, resta
     names = site.names()
     warn, crit, healthy = (names[s] for s in SCENARIOS)
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
 
     # Scan 1: two incidents open, in the thread of one alert.
     first = _next_fire(clock.now)
@@ -149,7 +152,7 @@ async def test_missed_scan_after_downtime_runs_once_and_is_reported(
     store = await open_store(config.storage_url, base_dir=config.base_dir)
     await store.record_fire(schedule.key, clock.now - timedelta(days=3))
     await store.close()
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
     await bot.tasks.wait_idle(60)
     notices = [m for m in _top_level(site) if "was missed" in m.text]
     assert len(notices) == 1
@@ -159,13 +162,14 @@ async def test_missed_scan_after_downtime_runs_once_and_is_reported(
 
 def _view_submission(user: str, view: dict[str, object], seconds: int, reason: str) -> str:
     """The form body Slack posts when a user submits the snooze modal."""
+    from bot.lab.slack.payloads import interactive_form
+    from bot.lab.slack.workspace import API_APP_ID, TEAM_ID
     from bot.slack.ids import (
         SNOOZE_DURATION_ACTION,
         SNOOZE_DURATION_BLOCK,
         SNOOZE_REASON_ACTION,
         SNOOZE_REASON_BLOCK,
     )
-    from bot.slack.standin import API_APP_ID, TEAM_ID, interactive_form
 
     state = {
         "values": {
@@ -193,12 +197,12 @@ def _view_submission(user: str, view: dict[str, object], seconds: int, reason: s
 
 async def test_snooze_silences_escalation_and_is_recorded(site_factory: SiteFactory) -> None:
     """An approver snoozes an FMC with a reason: no escalation post, who and why recorded."""
-    from tests.slack.conftest import SECRET, STRANGER
+    from tests.support.slack_fixtures import SECRET, STRANGER
 
     site = await site_factory(SCENARIOS[:1], schedule=SCHEDULE)
     fmc = site.names()[SCENARIOS[0]]
     clock = Clock(datetime.now(UTC) + timedelta(days=10))  # 10 days left: a warning
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
     await _tick(bot, clock, _next_fire(clock.now))
     incident = _incident_messages(site, fmc)[0]
 
@@ -229,7 +233,7 @@ async def test_daily_digest_posts_the_fleet_state(site_factory: SiteFactory) -> 
     schedule = {**SCHEDULE, "digest": {"cron": "30 7 * * *", "timezone": "UTC"}}
     site = await site_factory(SCENARIOS[:2], schedule=schedule)
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
     await _tick(bot, clock, _next_fire(clock.now))  # a scan opens two incidents
     before = len(_top_level(site))
     digest_at = (clock.now + timedelta(days=1)).replace(hour=7, minute=30)
@@ -250,7 +254,7 @@ async def test_a_failed_scheduled_scan_is_said_in_the_alert_channel(
     schedule = {"scans": [{"cron": "0 */6 * * *", "timezone": "UTC", "tag": "no-such-tag"}]}
     site = await site_factory(SCENARIOS[:1], schedule=schedule)
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
 
     await _tick(bot, clock, _next_fire(clock.now))
 
@@ -267,7 +271,7 @@ async def test_fmc_with_an_incident_that_stops_answering_keeps_its_one_thread(
     site = await site_factory(SCENARIOS, schedule=SCHEDULE)
     warn = site.names()[SCENARIOS[0]]
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
 
     await _tick(bot, clock, _next_fire(clock.now))
     [incident] = [r for r in _replies(site) if r.text.startswith(warn)]
@@ -317,7 +321,7 @@ async def test_the_four_fmc_story_gives_one_thread_per_fmc_and_one_post_per_chan
     site = await site_factory(scenarios, schedule=SCHEDULE)
     warn, crit, healthy, flaky = (site.names()[s] for s in scenarios)
     clock = Clock(datetime.now(UTC))
-    bot = await site.start_bot(clock=clock)
+    bot = await _started(site, clock)
 
     await _tick(bot, clock, _next_fire(clock.now))
     threads = {r.text.split(" ")[0].rstrip(":"): r.thread_ts for r in _replies(site)}
@@ -330,7 +334,7 @@ async def test_the_four_fmc_story_gives_one_thread_per_fmc_and_one_post_per_chan
     # Scan 2, after a restart: one stops answering, one was renewed by an operator.
     before = len(site.standin.calls_to("chat.postMessage"))
     await site.stop_bot(bot)
-    bot = await _restarted(site, clock)
+    bot = await _started(site, clock)
     await site.lab.stop_host(flaky)
     site.lab.install_vdb_by_hand(crit)
     await _tick(bot, clock, _next_fire(clock.now))
@@ -346,7 +350,7 @@ async def test_the_four_fmc_story_gives_one_thread_per_fmc_and_one_post_per_chan
     # Scan 3, after another restart: it answers again; one post, in its thread.
     before = len(site.standin.calls_to("chat.postMessage"))
     await site.stop_bot(bot)
-    bot = await _restarted(site, clock)
+    bot = await _started(site, clock)
     await site.lab.start_host(flaky)
     await _tick(bot, clock, _next_fire(clock.now))
     posts = posts_since(before)

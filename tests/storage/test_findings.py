@@ -8,6 +8,7 @@ import pytest
 
 from bot.core.advisory import Action
 from bot.core.certificate import CertificateFacts
+from bot.core.error_kinds import ErrorKind
 from bot.core.expiry import Status
 from bot.core.findings import ErrorInfo, Finding, FmcFacts, finding_to_json
 from bot.storage.sql import SqlStore
@@ -35,7 +36,7 @@ def _finding(name: str, checked_at: datetime, *, broken: bool = False) -> Findin
         affected=True,
         action=Action.INVESTIGATE if broken else Action.VDB_UPDATE,
         upgrade_to="7.4.2.1",
-        error=ErrorInfo(kind="auth", message="login refused") if broken else None,
+        error=ErrorInfo(kind=ErrorKind.AUTH, message="login refused") if broken else None,
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.core.approval import ApprovalStatus
 from bot.core.incidents import IncidentKind
 from bot.errors import StorageError
-from bot.storage.records import Store
+from bot.operations.ports import Store
 from bot.storage.sql import MIGRATIONS_DIR, SqlStore, alembic_config, mask_url, open_store
 from bot.storage.tables import (
     OPEN_INCIDENT_INDEX,
@@ -203,7 +203,7 @@ async def test_0001_database_is_migrated_on_open_and_keeps_its_data(db_url: str)
         async with store.engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert version == [(_head(),)]
-        assert _head() == "0006"
+        assert _head() == "0007"
         assert [(e.actor, dict(e.detail)) for e in await store.audit_log()] == [
             ("cli:alice", {"n": 1})
         ]
