@@ -113,7 +113,7 @@ class SlackBot:
         await self.leadership.start(self._on_leadership)
         interrupted = await self.operations.sweep()  # before Slack: told below
         # /metrics is right after a restart, and lists FMCs no check has read yet.
-        await self._seed_metrics()
+        await self.operations.seed_metrics()
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=API_TIMEOUT),
             connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),
@@ -211,10 +211,6 @@ class SlackBot:
             self.scheduler.shutdown()
             self.scheduler = None
 
-    async def _seed_metrics(self) -> None:
-        """The fleet gauges from the stored results (at start; on followers, each sweep)."""
-        await self.operations.seed_metrics()
-
     async def _sweep_periodically(self) -> None:
         # A run this bot lost (a storage error) or a dead process's run frees its FMC
         # within a minute or two, not only at the next start.
@@ -224,7 +220,7 @@ class SlackBot:
                 await self.operations.sweep()
                 await self.operations.expire_requests()  # buttons of expired requests go
                 if not self.leadership.leader:  # the leader's scans feed only its gauges
-                    await self._seed_metrics()
+                    await self.operations.seed_metrics()
             except StorageError as exc:
                 log.warning("sweeping remediation runs failed: %s", exc)
             except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,68 +55,66 @@ def _election(key: int) -> AdvisoryLockLeadership:
     return AdvisoryLockLeadership(make_url(postgres_url()), key=key, retry=0.2, check=0.5)
 
 
-async def _lead_then_follow(
-    first: AdvisoryLockLeadership,
-    first_changes: Changes,
-    second: AdvisoryLockLeadership,
-    second_changes: Changes,
-) -> None:
-    """Start ``first`` and wait until it leads; then start ``second`` (a follower)."""
-    await first.start(first_changes)
-    await first_changes.wait_for([True])
-    await second.start(second_changes)
-
-
 def _key() -> int:
     return random.randrange(1, 1 << 62)  # per test: a running bot's election stays apart
 
 
+@dataclass
+class Pair:
+    """Two elections on one key: ``first`` leads, ``second`` has started as a follower."""
+
+    key: int
+    first: AdvisoryLockLeadership
+    second: AdvisoryLockLeadership
+    first_changes: Changes
+    second_changes: Changes
+
+
+@pytest.fixture
+async def pair(admin: AsyncEngine) -> AsyncIterator[Pair]:
+    """A leader and a follower on a key of this test's own; both closed afterwards."""
+    key = _key()
+    started = Pair(key, _election(key), _election(key), Changes(), Changes())
+    try:
+        await started.first.start(started.first_changes)
+        await started.first_changes.wait_for([True])
+        await started.second.start(started.second_changes)
+        yield started
+    finally:
+        await started.first.close()
+        await started.second.close()
+
+
 async def test_one_of_two_processes_leads_and_the_other_takes_over_when_it_stops(
-    admin: AsyncEngine,
+    pair: Pair,
 ) -> None:
     """The first to ask leads; the second follows until the first closes, then leads."""
-    key = _key()
-    first, second = _election(key), _election(key)
-    first_changes, second_changes = Changes(), Changes()
-    try:
-        await _lead_then_follow(first, first_changes, second, second_changes)
-        await asyncio.sleep(1.0)  # several of the follower's tries
-        assert (first.leader, second.leader) == (True, False)
-        assert second_changes.seen == []
-        await first.close()
-        await second_changes.wait_for([True])
-        assert second.leader
-    finally:
-        await first.close()
-        await second.close()
+    await asyncio.sleep(1.0)  # several of the follower's tries
+    assert (pair.first.leader, pair.second.leader) == (True, False)
+    assert pair.second_changes.seen == []
+    await pair.first.close()
+    await pair.second_changes.wait_for([True])
+    assert pair.second.leader
 
 
 async def test_a_leader_whose_session_ends_stops_at_once_and_the_follower_leads(
-    admin: AsyncEngine,
+    admin: AsyncEngine, pair: Pair
 ) -> None:
     """The database ends the leader's session: it steps down, and the follower takes over."""
-    key = _key()
-    first, second = _election(key), _election(key)
-    first_changes, second_changes = Changes(), Changes()
-    try:
-        await _lead_then_follow(first, first_changes, second, second_changes)
-        async with admin.connect() as conn:
-            holder = (
-                await conn.execute(
-                    text(
-                        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        "AND ((classid::bigint << 32) | objid::bigint) = :key"
-                    ),
-                    {"key": key},
-                )
-            ).scalar_one()
-            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
-        await first_changes.wait_for([True, False], within=5.0)
-        await second_changes.wait_for([True])
-        assert (first.leader, second.leader) == (False, True)
-    finally:
-        await first.close()
-        await second.close()
+    async with admin.connect() as conn:
+        holder = (
+            await conn.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND ((classid::bigint << 32) | objid::bigint) = :key"
+                ),
+                {"key": pair.key},
+            )
+        ).scalar_one()
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
+    await pair.first_changes.wait_for([True, False], within=5.0)
+    await pair.second_changes.wait_for([True])
+    assert (pair.first.leader, pair.second.leader) == (False, True)
 
 
 async def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
